@@ -1,0 +1,29 @@
+"""tinygrad_rnn: a teaching autograd engine on numpy, where BPTT falls out of backward().
+
+    import tinygrad_rnn as tg
+    x = tg.Tensor(np.random.randn(4, 3), requires_grad=True)
+    (x @ tg.Tensor(np.ones((3, 2)))).tanh().sum().backward()   # x.grad: (4, 3)
+"""
+
+from .context import (
+                      detect_anomaly,
+                      enable_grad,
+                      get_default_dtype,
+                      is_grad_enabled,
+                      no_grad,
+                      record_edge_grads,
+                      scope,
+                      set_default_dtype,
+)
+from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
+from .gradcheck import GradcheckError, gradcheck
+from .tensor import Tensor, cat, stack
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "cat", "stack", "no_grad", "enable_grad", "is_grad_enabled", "scope",
+    "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
+    "gradcheck", "GradcheckError", "ShapeError", "GraphError", "InplaceModificationError",
+    "AnomalyError",
+]

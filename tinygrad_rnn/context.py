@@ -1,0 +1,91 @@
+"""Per-thread engine state: grad mode, scopes, anomaly detection, edge recording.
+
+Each switch is a `contextvars.ContextVar`, so two threads (or two asyncio tasks)
+training two models never see each other's `no_grad()` or `scope()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+
+import numpy as np
+
+_GRAD_ENABLED = contextvars.ContextVar("grad_enabled", default=True)
+_SCOPE = contextvars.ContextVar("scope", default="")
+_ANOMALY = contextvars.ContextVar("detect_anomaly", default=False)
+_RECORD_EDGES = contextvars.ContextVar("record_edge_grads", default=True)
+_DEFAULT_DTYPE = [np.dtype(np.float32)]  # process-wide, like torch.set_default_dtype
+
+
+@contextlib.contextmanager
+def _setting(var: contextvars.ContextVar, value):
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def no_grad():
+    """Build no graph inside the block (evaluation, sampling, optimizer updates)."""
+    return _setting(_GRAD_ENABLED, False)
+
+
+def enable_grad():
+    """Build the graph again inside a `no_grad()` block."""
+    return _setting(_GRAD_ENABLED, True)
+
+
+def is_grad_enabled() -> bool:
+    return _GRAD_ENABLED.get()
+
+
+@contextlib.contextmanager
+def scope(name: str):
+    """Name every tensor made inside the block; scopes nest as ``rnn/t=3/forget_gate``.
+
+    The renderer clusters nodes by scope, and every error message names it, so
+    a failure deep in an unrolled graph says which time step it happened in.
+    """
+    parent = _SCOPE.get()
+    token = _SCOPE.set(f"{parent}/{name}" if parent else str(name))
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def current_scope() -> str:
+    return _SCOPE.get()
+
+
+def detect_anomaly(enabled: bool = True):
+    """Raise at the first op whose forward value or backward gradient is NaN/Inf."""
+    return _setting(_ANOMALY, enabled)
+
+
+def is_anomaly_enabled() -> bool:
+    return _ANOMALY.get()
+
+
+def record_edge_grads(enabled: bool = True):
+    """Keep (or not) the gradient that flowed along every edge, for the renderer.
+
+    Recording keeps a reference to an array `backward()` computes anyway, so it
+    costs no arithmetic; it does keep each per-step contribution to a shared
+    weight alive (T arrays of U's shape). Switch it off for long training runs.
+    """
+    return _setting(_RECORD_EDGES, enabled)
+
+
+def set_default_dtype(dtype) -> None:
+    """The float dtype of tensors made from Python numbers and lists (float32 by default)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a float dtype, got {dtype}")
+    _DEFAULT_DTYPE[0] = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    return _DEFAULT_DTYPE[0]

@@ -1,0 +1,176 @@
+"""The primitive ops: each forward beside its vector-Jacobian products (VJPs).
+
+One row per op, read left to right:
+
+    Op(name, forward(*xs, **params), (vjp for input 0, vjp for input 1, ...))
+
+`forward` maps numpy arrays to a numpy array `y`. The VJP for input ``i`` maps
+the upstream gradient ``g = ∂E/∂y`` to ``∂E/∂x_i = g · ∂y/∂x_i``; it is called
+as ``vjp(g, y, *xs, **params)``, so a rule can reuse the forward result ``y``
+(``tanh``: ``1 - y²``) instead of recomputing it. VJPs may return a gradient of
+the *broadcast* shape: the engine sums it back to the input's shape in one place
+(`unbroadcast`), so no rule below worries about broadcasting.
+
+Everything not in this file (``mean``, ``a - b`` on a Tensor, cross-entropy,
+the RNN and LSTM cells) is composed from these rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    forward: Callable[..., np.ndarray]
+    vjps: tuple[Callable[..., np.ndarray], ...] | Callable[..., np.ndarray]
+    # A variadic op (cat, stack) has one VJP taking the input's position first.
+
+    def vjp(self, i: int) -> Callable[..., np.ndarray]:
+        if isinstance(self.vjps, tuple):
+            return self.vjps[i]
+        return lambda *args, **params: self.vjps(i, *args, **params)
+
+
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The adjoint of broadcasting is summation: sum ``g`` back down to ``shape``.
+
+    First the leading axes broadcasting added ((B, H) + (H,): sum over B), then
+    the axes that were 1 and got stretched ((3, 1) + (1, 4): sum over axis 1).
+    """
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g.reshape(shape)
+
+
+def _mT(a: np.ndarray) -> np.ndarray:
+    """Matrix transpose of the last two axes (a vector is its own transpose)."""
+    return a if a.ndim < 2 else a.swapaxes(-1, -2)
+
+
+def _matmul_vjp_a(g, y, a, b):
+    # Y = A B  =>  dA = G B^T.  Vectors are promoted to matrices, as np.matmul does.
+    if b.ndim == 1:
+        return np.multiply.outer(g, b)
+    if a.ndim == 1:
+        return _mT(b) @ g if g.ndim == 1 else (g[..., None, :] @ _mT(b))[..., 0, :]
+    return g @ _mT(b)
+
+
+def _matmul_vjp_b(g, y, a, b):
+    # Y = A B  =>  dB = A^T G.
+    if a.ndim == 1:
+        return np.multiply.outer(a, g)
+    if b.ndim == 1:
+        return _mT(a) @ g if g.ndim == 1 else (_mT(a) @ g[..., :, None])[..., 0]
+    return _mT(a) @ g
+
+
+def _sum_vjp(g, y, x, axis, keepdims):
+    # Every input element contributes once to its sum: copy g back along `axis`.
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, x.shape)
+
+
+def _max_vjp(g, y, x, axis, keepdims):
+    # Only the arg-max receives the gradient; ties share it equally.
+    if axis is not None and not keepdims:
+        g, y = np.expand_dims(g, axis), np.expand_dims(y, axis)
+    mask = x == y
+    return g * mask / mask.sum(axis=axis, keepdims=True)
+
+
+def _getitem_vjp(g, y, x, index):
+    # Scatter g back to where it was read from. Integer arrays may repeat an
+    # element (x[[0, 0]] reads row 0 twice), so they need np.add.at to sum;
+    # ints and slices never repeat, and plain assignment is ~10x faster.
+    out = np.zeros_like(x)
+    if any(isinstance(i, np.ndarray) for i in index):
+        np.add.at(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
+def _cat_vjp(i, g, y, *xs, axis):
+    start = int(np.sum([x.shape[axis] for x in xs[:i]]))
+    return np.take(g, range(start, start + xs[i].shape[axis]), axis=axis)
+
+
+def _sigmoid(x):
+    # Stable both ways: exp never sees a positive argument, so it cannot overflow.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def _log_softmax(x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)  # max-shift: exp cannot overflow
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+# --------------------------------------------------------------------------
+#  name          forward                               VJP per input: g -> ∂E/∂x_i
+# --------------------------------------------------------------------------
+add = Op("add", np.add, (
+    lambda g, y, a, b: g,
+    lambda g, y, a, b: g))
+sub = Op("sub", np.subtract, (
+    lambda g, y, a, b: g,
+    lambda g, y, a, b: -g))
+mul = Op("mul", np.multiply, (
+    lambda g, y, a, b: g * b,
+    lambda g, y, a, b: g * a))
+div = Op("div", np.divide, (
+    lambda g, y, a, b: g / b,
+    lambda g, y, a, b: -g * y / b))                    # d(a/b)/db = -a/b² = -y/b
+neg = Op("neg", np.negative, (
+    lambda g, y, a: -g,))
+pow = Op("pow", np.power, (
+    lambda g, y, a, b: g * b * a ** (b - 1),
+    lambda g, y, a, b: g * y * np.log(a)))             # d(a^b)/db = a^b log a
+matmul = Op("matmul", np.matmul, (_matmul_vjp_a, _matmul_vjp_b))
+
+exp = Op("exp", np.exp, (
+    lambda g, y, x: g * y,))                           # (e^x)' = e^x = y
+log = Op("log", np.log, (
+    lambda g, y, x: g / x,))
+tanh = Op("tanh", np.tanh, (
+    lambda g, y, x: g * (1 - y * y),))                 # tanh' = 1 - tanh²
+sigmoid = Op("sigmoid", _sigmoid, (
+    lambda g, y, x: g * y * (1 - y),))                 # σ' = σ(1 - σ) <= 1/4
+relu = Op("relu", lambda x: np.maximum(x, 0), (
+    lambda g, y, x: g * (x > 0),))
+
+sum = Op("sum", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims), (_sum_vjp,))
+max = Op("max", lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims), (_max_vjp,))
+# Softmax and log-softmax are primitives, not exp/sum compositions: one
+# max-shifted pass is both faster and stable for large logits.
+softmax = Op("softmax", _softmax, (
+    lambda g, y, x, axis: y * (g - (g * y).sum(axis=axis, keepdims=True)),))
+log_softmax = Op("log_softmax", _log_softmax, (
+    lambda g, y, x, axis: g - np.exp(y) * g.sum(axis=axis, keepdims=True),))
+
+reshape = Op("reshape", lambda x, shape: x.reshape(shape), (
+    lambda g, y, x, shape: g.reshape(x.shape),))
+transpose = Op("transpose", lambda x, axes: x.transpose(axes), (
+    lambda g, y, x, axes: g.transpose(np.argsort(axes)),))  # undo the permutation
+getitem = Op("getitem", lambda x, index: x[index], (_getitem_vjp,))
+cat = Op("cat", lambda *xs, axis: np.concatenate(xs, axis=axis), _cat_vjp)
+stack = Op("stack", lambda *xs, axis: np.stack(xs, axis=axis),
+           lambda i, g, y, *xs, axis: np.take(g, i, axis=axis))

@@ -1,0 +1,392 @@
+"""Tensor: a numpy array that remembers the op that made it, and backward().
+
+Reading order: how a Tensor is made (`Tensor.__init__`, `apply`), the operators
+and methods that call `apply` with a row of `ops.py`, and `backward()`, which
+walks the recorded graph once in reverse topological order applying each VJP.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .context import _ANOMALY, _GRAD_ENABLED, _RECORD_EDGES, _SCOPE, get_default_dtype
+from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError, where
+
+# A global clock for in-place detection (PyTorch's version counters, simplified):
+# an op remembers the clock when it ran; writing `t.data` moves the clock and
+# stamps `t`. If an input's stamp is newer than the op, backward would use the
+# wrong values, so it refuses.
+_CLOCK = [0]
+
+
+def _as_array(data, dtype=None) -> np.ndarray:
+    """Python numbers and lists take the default float dtype; numpy arrays keep theirs."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data, dtype=dtype)
+    else:
+        arr = np.asarray(data)
+        if arr.dtype.kind in "biuf":
+            arr = arr.astype(dtype or get_default_dtype())
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor: unsupported dtype {arr.dtype} (from {type(data).__name__}); "
+                        "use a float array for values, an integer array for indices or targets")
+    return arr
+
+
+class Tensor:
+    """An n-d array plus the op and inputs that made it (None and () for a leaf)."""
+
+    __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "edge_grads",
+                 "_op", "_parents", "_params", "_stamp", "_version", "_freed",
+                 "_pending", "_detached", "__weakref__")
+    __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
+
+    def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):
+        self._data = _as_array(data, dtype)
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only float tensors can require grad, got dtype "
+                            f"{self._data.dtype}; convert with .astype(np.float64) first")
+        self._init(bool(requires_grad), name or "tensor")
+
+    def _init(self, requires_grad, name, op=None, parents=(), params=None):
+        self.grad = None                  # ∂E/∂self after backward(), same shape
+        self.requires_grad = requires_grad
+        self.name = name                  # label: "W", "h_t", or the op that made it
+        self.scope = _SCOPE.get()         # where it was made: "rnn/t=3"
+        self.edge_grads = None            # after backward(): grad sent to each parent
+        self._op, self._parents, self._params = op, parents, params
+        self._stamp = _CLOCK[0]
+        self._version = 0
+        self._freed = False
+        self._pending = None              # gradient being summed during backward()
+        self._detached = False
+
+    # ---- the array -------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        # `p.data -= lr * p.grad` lands here too: Python re-assigns after `-=`.
+        _CLOCK[0] += 1
+        self._version = _CLOCK[0]
+        self._data = _as_array(value)
+
+    shape = property(lambda self: self._data.shape)
+    dtype = property(lambda self: self._data.dtype)
+    ndim = property(lambda self: self._data.ndim)
+    size = property(lambda self: self._data.size)
+    op = property(lambda self: self._op.name if self._op else None,
+                  doc="Name of the primitive that made this tensor (None for a leaf).")
+    parents = property(lambda self: self._parents, doc="The op's inputs, in argument order.")
+
+    def numpy(self) -> np.ndarray:
+        return self._data
+
+    def item(self) -> float:
+        if self._data.size != 1:
+            raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements, "
+                             "not 1; index it or reduce it first")
+        return self._data.item()
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph: gradient stops here (truncated BPTT)."""
+        out = Tensor.__new__(Tensor)
+        out._data = self._data
+        out._init(False, self.name)
+        out._detached = True
+        return out
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: dtype {self.dtype} cannot require grad")
+        self.requires_grad = requires_grad
+        return self
+
+    def astype(self, dtype) -> Tensor:
+        return Tensor(self._data.astype(dtype), self.requires_grad, self.name)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self):
+        body = np.array2string(self._data, precision=4, separator=", ", threshold=20)
+        extra = f", op={self.op}" if self._op else ""
+        extra += ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({body}, dtype={self.dtype}, name={self.name!r}{extra})"
+
+    # ---- operators: each is one row of ops.py ----------------------------
+    def __add__(self, other):
+        return apply(ops.add, self, _lift(other, self))
+
+    def __radd__(self, other):
+        return apply(ops.add, _lift(other, self), self)
+
+    def __sub__(self, other):
+        return apply(ops.sub, self, _lift(other, self))
+
+    def __rsub__(self, other):
+        return apply(ops.sub, _lift(other, self), self)
+
+    def __mul__(self, other):
+        return apply(ops.mul, self, _lift(other, self))
+
+    def __rmul__(self, other):
+        return apply(ops.mul, _lift(other, self), self)
+
+    def __truediv__(self, other):
+        return apply(ops.div, self, _lift(other, self))
+
+    def __rtruediv__(self, other):
+        return apply(ops.div, _lift(other, self), self)
+
+    def __pow__(self, other):
+        return apply(ops.pow, self, _lift(other, self))
+
+    def __rpow__(self, other):
+        return apply(ops.pow, _lift(other, self), self)
+
+    def __matmul__(self, other):
+        return apply(ops.matmul, self, _lift(other, self))
+
+    def __rmatmul__(self, other):
+        return apply(ops.matmul, _lift(other, self), self)
+
+    def __neg__(self):
+        return apply(ops.neg, self)
+
+    def __getitem__(self, index):
+        return apply(ops.getitem, self, index=_index(index))
+
+    # ---- elementwise and reductions --------------------------------------
+    def exp(self):
+        return apply(ops.exp, self)
+
+    def log(self):
+        return apply(ops.log, self)
+
+    def tanh(self):
+        return apply(ops.tanh, self)
+
+    def sigmoid(self):
+        return apply(ops.sigmoid, self)
+
+    def relu(self):
+        return apply(ops.relu, self)
+
+    def sum(self, axis=None, keepdims=False):
+        return apply(ops.sum, self, axis=_axis(axis), keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return apply(ops.max, self, axis=_axis(axis), keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        """Composed, not primitive: mean = sum / n."""
+        s = self.sum(axis, keepdims)
+        return s * (1.0 / max(self.size // max(s.size, 1), 1))
+
+    def softmax(self, axis=-1):
+        return apply(ops.softmax, self, axis=axis)
+
+    def log_softmax(self, axis=-1):
+        return apply(ops.log_softmax, self, axis=axis)
+
+    # ---- shape -----------------------------------------------------------
+    def reshape(self, *shape):
+        shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        return apply(ops.reshape, self, shape=shape)
+
+    def transpose(self, *axes):
+        """A full permutation of the axes, as numpy; no axes reverses them (like .T)."""
+        axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
+        axes = axes or tuple(reversed(range(self.ndim)))
+        if sorted(a % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
+            raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
+                             f"{self.ndim} axes of shape {self.shape}{where(_SCOPE.get())}")
+        return apply(ops.transpose, self, axes=tuple(a % self.ndim for a in axes))
+
+    T = property(lambda self: self.transpose())
+
+    # ---- backward --------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor: every tensor on a path to it gets `.grad`.
+
+        One pass in reverse topological order: when a node is reached, every
+        path into it has already delivered its share to `_pending` (that sum
+        is ∂E/∂U = Σ_t ... for a weight shared across time). The node's VJPs
+        then send their shares on to its parents, one per edge; each edge's
+        share is kept in `edge_grads` for the renderer.
+        """
+        seed = self._seed(grad)
+        record = _RECORD_EDGES.get()
+        anomaly = _ANOMALY.get()
+        self._pending = seed
+        for node in _reverse_topological(self):
+            g, node._pending = node._pending, None
+            if not g.flags.writeable:       # a broadcast view: make .grad a real array
+                g = g.copy()
+            node.grad = g if node.grad is None else node.grad + g
+            if node._op is None:
+                continue                    # a leaf: nothing to propagate
+            node._check_backward_allowed()
+            xs = [p._data for p in node._parents]
+            edges = []
+            for i, p in enumerate(node._parents):
+                if not p.requires_grad:
+                    edges.append(None)
+                    continue
+                gp = node._op.vjp(i)(g, node._data, *xs, **node._params)
+                if gp.shape != p._data.shape:
+                    gp = ops.unbroadcast(gp, p._data.shape)
+                if gp.dtype != p._data.dtype:
+                    gp = gp.astype(p._data.dtype)
+                if anomaly:
+                    _check_finite(gp, f"backward of {node._op.name}", node, p)
+                edges.append(gp)
+                p._pending = gp if p._pending is None else p._pending + gp
+            node.edge_grads = tuple(edges) if record else None
+            node._freed = not retain_graph
+
+    def _seed(self, grad) -> np.ndarray:
+        if not self.requires_grad:
+            raise GraphError(f"backward(): this tensor ({self.name}, shape {self.shape}) does not "
+                             "require grad and has no graph; create the inputs with "
+                             "requires_grad=True (and not under no_grad())")
+        if grad is None:
+            if self.size != 1:
+                raise GraphError(f"backward(): the root has shape {self.shape}; an implicit "
+                                 "gradient exists only for a scalar. Reduce it first "
+                                 "(.sum(), .mean()) or pass grad= of the same shape")
+            return np.ones_like(self._data)
+        grad = np.array(grad._data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        if grad.shape != self.shape:
+            raise GraphError(f"backward(): grad has shape {grad.shape} but the tensor has "
+                             f"shape {self.shape}; they must be equal")
+        return grad
+
+    def _check_backward_allowed(self):
+        if self._freed:
+            raise GraphError(
+                f"backward(): the graph through {self._op.name}{where(self.scope)} was "
+                "already used by a previous backward() and freed. Run the forward pass "
+                "again, pass retain_graph=True to the first backward(), or, for truncated "
+                "BPTT, carry h.detach() into the next chunk")
+        for p in self._parents:
+            if p._version > self._stamp:
+                raise InplaceModificationError(
+                    f"backward of {self._op.name}{where(self.scope)}: its input "
+                    f"'{p.name}' (shape {p.shape}) was modified in place after the forward "
+                    "pass, so the gradient would be wrong. Update parameters after "
+                    "backward() (optimizer.step()), or run the forward pass again")
+
+
+def _reverse_topological(root: Tensor) -> list[Tensor]:
+    """Every node on a path to `root` that requires grad, each after all its consumers.
+
+    An explicit stack, not recursion: a 10,000-step unroll is a 10,000-deep
+    chain, and Python's recursion limit is 1,000.
+    """
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)          # post-order: after all its inputs
+        elif node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            stack.extend((p, False) for p in node._parents
+                         if p.requires_grad and p not in visited)
+    order.reverse()
+    return order
+
+
+def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
+    """Run `op` forward on the inputs' arrays and record it in the graph."""
+    try:
+        y = op.forward(*[t._data for t in inputs], **params)
+    except (ValueError, IndexError, TypeError) as e:
+        shapes = " and ".join(str(t.shape) for t in inputs)
+        raise ShapeError(f"{op.name}: inputs of shapes {shapes}{_describe(params)} do not "
+                         f"fit ({e}){where(_SCOPE.get())}") from None
+    out = Tensor.__new__(Tensor)
+    out._data = y if type(y) is np.ndarray else np.asarray(y)
+    if _GRAD_ENABLED.get() and any(t.requires_grad for t in inputs):
+        out._init(True, op.name, op, inputs, params)
+    else:
+        out._init(False, op.name)     # a constant: its history is not needed
+    if _ANOMALY.get():
+        _check_finite(out._data, op.name, out, *inputs)
+    return out
+
+
+def _check_finite(arr, what, node, *inputs):
+    if np.all(np.isfinite(arr)):
+        return
+    ranges = ", ".join(f"'{t.name}' {t.shape} in [{np.nanmin(t._data):.3g}, {np.nanmax(t._data):.3g}]"
+                       if t.size else f"'{t.name}' {t.shape}" for t in inputs)
+    raise AnomalyError(f"detect_anomaly: {what}{where(node.scope)} produced "
+                       f"{'NaN' if np.isnan(arr).any() else 'Inf'}; inputs: {ranges}")
+
+
+def _describe(params) -> str:
+    return "".join(f", {k}={v!r}" for k, v in params.items() if k != "index") if params else ""
+
+
+def _lift(x, like: Tensor) -> Tensor:
+    """Wrap a constant operand. A Python number takes the tensor's float dtype
+    (as in PyTorch: `x * 2` keeps float32), a numpy array keeps its own."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (int, float)) and like._data.dtype.kind == "f":
+        x = np.asarray(x, dtype=like._data.dtype)
+    out = Tensor.__new__(Tensor)
+    out._data = _as_array(x)
+    out._init(False, "const")
+    return out
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _index(index) -> tuple:
+    """Normalise an index to a tuple numpy and np.add.at both accept."""
+    index = index if isinstance(index, tuple) else (index,)
+    out = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i._data
+        if isinstance(i, list):
+            i = np.asarray(i)
+        if isinstance(i, np.ndarray) and i.dtype.kind == "b":
+            out.extend(np.nonzero(i))       # a mask is its nonzero positions
+            continue
+        if isinstance(i, np.ndarray) and i.dtype.kind not in "iu":
+            raise TypeError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
+        out.append(i)
+    return tuple(out)
+
+
+def cat(tensors, axis: int = 0) -> Tensor:
+    """Concatenate along an existing axis: cat([h, x], axis=-1) is the LSTM's z_t = [h_{t-1}, x_t]."""
+    tensors = [_lift(t, _first_tensor(tensors, "cat")) for t in tensors]
+    return apply(ops.cat, *tensors, axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Stack along a new axis: stack([h_1, ..., h_T], axis=1) -> (B, T, H)."""
+    tensors = [_lift(t, _first_tensor(tensors, "stack")) for t in tensors]
+    return apply(ops.stack, *tensors, axis=axis)
+
+
+def _first_tensor(tensors, op):
+    if len(tensors) == 0:
+        raise ShapeError(f"{op}: needs at least one tensor, got an empty list{where(_SCOPE.get())}")
+    return next((t for t in tensors if isinstance(t, Tensor)), Tensor(tensors[0]))

@@ -5,6 +5,7 @@
     (x @ tg.Tensor(np.ones((3, 2)))).tanh().sum().backward()   # x.grad: (4, 3)
 """
 
+from . import nn
 from .context import (
                       detect_anomaly,
                       enable_grad,
@@ -17,6 +18,7 @@ from .context import (
 )
 from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
 from .gradcheck import GradcheckError, gradcheck
+from .random import manual_seed
 from .tensor import Tensor, cat, stack
 
 __version__ = "0.1.0"
@@ -25,5 +27,5 @@ __all__ = [
     "Tensor", "cat", "stack", "no_grad", "enable_grad", "is_grad_enabled", "scope",
     "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
     "gradcheck", "GradcheckError", "ShapeError", "GraphError", "InplaceModificationError",
-    "AnomalyError",
+    "AnomalyError", "manual_seed", "nn",
 ]

@@ -1,0 +1,137 @@
+"""Module: a container that finds its parameters by looking at its attributes.
+
+A parameter is a `Tensor` with ``requires_grad=True`` stored as an attribute;
+sub-modules may sit in attributes, lists, tuples or dicts. `named_parameters()`
+walks them in attribute order and names them with dots, as PyTorch does:
+``cells.0.W``, ``readout.weight``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that requires grad and is registered by the Module holding it."""
+
+    __slots__ = ()
+
+    def __init__(self, data, name: str | None = None, dtype=None):
+        super().__init__(data, requires_grad=True, name=name, dtype=dtype)
+
+
+class Module:
+    """Base class: subclasses set parameters and sub-modules in __init__, define forward()."""
+
+    training = True
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __setattr__(self, key, value):
+        # Label a parameter with its attribute name ("W", "U"), so graphs and
+        # error messages speak the course's notation.
+        if isinstance(value, Tensor) and value.requires_grad and value.name == "tensor":
+            value.name = key
+        object.__setattr__(self, key, value)
+
+    # ---- discovery -------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, object]]:
+        for key, value in vars(self).items():
+            yield from _walk(key, value)
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        seen = set()
+        for key, value in self.named_children():
+            name = f"{prefix}{key}"
+            if isinstance(value, Module):
+                for sub, p in value.named_parameters(prefix=f"{name}."):
+                    if p not in seen:
+                        seen.add(p)
+                        yield sub, p
+            elif isinstance(value, Tensor) and value.requires_grad and value not in seen:
+                seen.add(value)
+                yield name, value
+
+    def parameters(self) -> list[Tensor]:
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self) -> Iterator[Module]:
+        yield self
+        for _, value in self.named_children():
+            if isinstance(value, Module):
+                yield from value.modules()
+
+    # ---- training state --------------------------------------------------
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    # ---- state -----------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """name -> a copy of the parameter's array (what `tg.save` writes)."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters; a missing/unexpected key or a shape
+        mismatch raises one error listing every problem, and nothing is changed."""
+        params = dict(self.named_parameters())
+        problems = []
+        if strict:
+            problems += [f"missing key '{k}'" for k in params if k not in state]
+            problems += [f"unexpected key '{k}'" for k in state if k not in params]
+        for k, p in params.items():
+            if k in state and np.shape(state[k]) != p.shape:
+                problems.append(f"'{k}': checkpoint shape {np.shape(state[k])} != model shape {p.shape}")
+        if problems:
+            raise KeyError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+        for k, p in params.items():
+            if k in state:
+                p.data = np.array(state[k], dtype=p.dtype)
+
+    def save(self, path) -> None:
+        """Write the state dict to `path` (.npz, atomically); see `tg.save`."""
+        from ..checkpoint import save
+        save(self.state_dict(), path)
+
+    def load(self, path) -> Module:
+        """Load parameters saved with `save` into this module (never unpickles)."""
+        from ..checkpoint import load
+        self.load_state_dict(load(path))
+        return self
+
+    def __repr__(self):
+        lines = [f"  ({k}): {v!r}".replace("\n", "\n  ")
+                 for k, v in self.named_children() if isinstance(v, Module)]
+        body = "\n" + "\n".join(lines) + "\n" if lines else ""
+        return f"{type(self).__name__}({self.extra_repr()}{body})"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+def _walk(key: str, value) -> Iterator[tuple[str, object]]:
+    """Yield (dotted name, module or tensor) found in an attribute, list or dict."""
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _walk(f"{key}.{i}", v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(f"{key}.{k}", v)
+    elif isinstance(value, (Module, Tensor)):
+        yield key, value

@@ -63,14 +63,14 @@ def _matmul_vjp_a(g, y, a, b):
     if b.ndim == 1:
         return np.multiply.outer(g, b)
     if a.ndim == 1:
-        return _mT(b) @ g if g.ndim == 1 else (g[..., None, :] @ _mT(b))[..., 0, :]
+        return b @ g if g.ndim == 1 else (g[..., None, :] @ _mT(b))[..., 0, :]  # da = B g
     return g @ _mT(b)
 
 
 def _matmul_vjp_b(g, y, a, b):
     # Y = A B  =>  dB = A^T G.
-    if a.ndim == 1:
-        return np.multiply.outer(a, g)
+    if a.ndim == 1:  # dB[..., i, j] = a_i g[..., j]
+        return np.multiply.outer(a, g) if g.ndim < 2 else a[:, None] * g[..., None, :]
     if b.ndim == 1:
         return _mT(a) @ g if g.ndim == 1 else (_mT(a) @ g[..., :, None])[..., 0]
     return _mT(a) @ g

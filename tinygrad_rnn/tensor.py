@@ -7,17 +7,24 @@ walks the recorded graph once in reverse topological order applying each VJP.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from functools import partial
+
 import numpy as np
 
 from . import ops
 from .context import _ANOMALY, _GRAD_ENABLED, _RECORD_EDGES, _SCOPE, get_default_dtype
 from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError, where
 
-# A global clock for in-place detection (PyTorch's version counters, simplified):
-# an op remembers the clock when it ran; writing `t.data` moves the clock and
-# stamps `t`. If an input's stamp is newer than the op, backward would use the
-# wrong values, so it refuses.
-_CLOCK = [0]
+# One clock ticks at every event: a tensor being made, or its `.data` written.
+# - Creation order is a topological order (an op's inputs exist before it), so
+#   backward() visits nodes newest first and reaches each only after all its
+#   consumers.
+# - In-place detection (PyTorch's version counters, simplified): writing `t.data`
+#   stamps `t` with a fresh tick. If an input's stamp is newer than the op that
+#   read it, that op's VJP would use the wrong values, so backward() refuses.
+_TICK = itertools.count()
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -40,7 +47,7 @@ class Tensor:
     """An n-d array plus the op and inputs that made it (None and () for a leaf)."""
 
     __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "edge_grads",
-                 "_op", "_parents", "_params", "_stamp", "_version", "_freed",
+                 "_op", "_parents", "_params", "_tick", "_version", "_freed",
                  "_pending", "_detached", "__weakref__")
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
 
@@ -58,10 +65,10 @@ class Tensor:
         self.scope = _SCOPE.get()         # where it was made: "rnn/t=3"
         self.edge_grads = None            # after backward(): grad sent to each parent
         self._op, self._parents, self._params = op, parents, params
-        self._stamp = _CLOCK[0]
-        self._version = 0
+        self._tick = next(_TICK)          # creation time: orders backward()
+        self._version = 0                 # tick of the last write to .data
         self._freed = False
-        self._pending = None              # gradient being summed during backward()
+        self._pending = None              # gradients arriving during backward()
         self._detached = False
 
     # ---- the array -------------------------------------------------------
@@ -72,8 +79,7 @@ class Tensor:
     @data.setter
     def data(self, value):
         # `p.data -= lr * p.grad` lands here too: Python re-assigns after `-=`.
-        _CLOCK[0] += 1
-        self._version = _CLOCK[0]
+        self._version = next(_TICK)
         self._data = _as_array(value)
 
     shape = property(lambda self: self._data.shape)
@@ -218,41 +224,56 @@ class Tensor:
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Backpropagate from this tensor: every tensor on a path to it gets `.grad`.
 
-        One pass in reverse topological order: when a node is reached, every
-        path into it has already delivered its share to `_pending` (that sum
-        is ∂E/∂U = Σ_t ... for a weight shared across time). The node's VJPs
-        then send their shares on to its parents, one per edge; each edge's
-        share is kept in `edge_grads` for the renderer.
+        Nodes are visited newest first (a heap on creation time). A node's
+        consumers are all newer than it, so when it is reached every path into
+        it has delivered its share to `_pending`: that sum is ∂E/∂U = Σ_t ...
+        for a weight shared across time. The node's VJPs then
+        send one share along each edge to its parents; each edge's share is kept
+        in `edge_grads` for the renderer.
         """
         seed = self._seed(grad)
-        record = _RECORD_EDGES.get()
-        anomaly = _ANOMALY.get()
+        record, anomaly = _RECORD_EDGES.get(), _ANOMALY.get()
         self._pending = seed
-        for node in _reverse_topological(self):
-            g, node._pending = node._pending, None
-            if not g.flags.writeable:       # a broadcast view: make .grad a real array
-                g = g.copy()
-            node.grad = g if node.grad is None else node.grad + g
-            if node._op is None:
-                continue                    # a leaf: nothing to propagate
-            node._check_backward_allowed()
-            xs = [p._data for p in node._parents]
-            edges = []
-            for i, p in enumerate(node._parents):
-                if not p.requires_grad:
-                    edges.append(None)
-                    continue
-                gp = node._op.vjp(i)(g, node._data, *xs, **node._params)
-                if gp.shape != p._data.shape:
-                    gp = ops.unbroadcast(gp, p._data.shape)
-                if gp.dtype != p._data.dtype:
-                    gp = gp.astype(p._data.dtype)
-                if anomaly:
-                    _check_finite(gp, f"backward of {node._op.name}", node, p)
-                edges.append(gp)
-                p._pending = gp if p._pending is None else p._pending + gp
-            node.edge_grads = tuple(edges) if record else None
-            node._freed = not retain_graph
+        heap = [(-self._tick, self)]
+        try:
+            while heap:
+                node = heapq.heappop(heap)[1]
+                g, node._pending = node._pending, None
+                if not g.flags.writeable:   # a broadcast view or numpy scalar: make .grad a real array
+                    g = np.array(g)
+                node.grad = g if node.grad is None else node.grad + g
+                op = node._op
+                if op is None:
+                    continue                # a leaf: nothing to propagate
+                parents, params, y = node._parents, node._params, node._data
+                if node._freed or any(p._version > node._tick for p in parents):
+                    node._refuse_backward()
+                xs = [p._data for p in parents]
+                vjps = op.vjps if type(op.vjps) is tuple else [partial(op.vjps, i) for i in range(len(xs))]
+                edges = []
+                for p, x, vjp in zip(parents, xs, vjps):
+                    if not p.requires_grad:
+                        edges.append(None)
+                        continue
+                    gp = vjp(g, y, *xs, **params)
+                    if gp.shape != x.shape:
+                        gp = ops.unbroadcast(gp, x.shape)
+                    if gp.dtype is not x.dtype and gp.dtype != x.dtype:
+                        gp = gp.astype(x.dtype)
+                    if anomaly:
+                        _check_finite(gp, f"backward of {node._op.name}", node, p)
+                    edges.append(gp)
+                    if p._pending is None:      # first share to reach p: schedule it
+                        p._pending = gp
+                        heapq.heappush(heap, (-p._tick, p))
+                    else:   # a new array, never in place: each share is an edge's record
+                        p._pending = p._pending + gp
+                node.edge_grads = tuple(edges) if record else None
+                node._freed = not retain_graph
+        except BaseException:
+            for _, n in heap:               # leave no half-summed shares behind
+                n._pending = None
+            raise
 
     def _seed(self, grad) -> np.ndarray:
         if not self.requires_grad:
@@ -271,7 +292,7 @@ class Tensor:
                              f"shape {self.shape}; they must be equal")
         return grad
 
-    def _check_backward_allowed(self):
+    def _refuse_backward(self):
         if self._freed:
             raise GraphError(
                 f"backward(): the graph through {self._op.name}{where(self.scope)} was "
@@ -279,7 +300,7 @@ class Tensor:
                 "again, pass retain_graph=True to the first backward(), or, for truncated "
                 "BPTT, carry h.detach() into the next chunk")
         for p in self._parents:
-            if p._version > self._stamp:
+            if p._version > self._tick:
                 raise InplaceModificationError(
                     f"backward of {self._op.name}{where(self.scope)}: its input "
                     f"'{p.name}' (shape {p.shape}) was modified in place after the forward "
@@ -288,23 +309,19 @@ class Tensor:
 
 
 def _reverse_topological(root: Tensor) -> list[Tensor]:
-    """Every node on a path to `root` that requires grad, each after all its consumers.
+    """Every node on a path to `root` that requires grad, newest (root) first.
 
     An explicit stack, not recursion: a 10,000-step unroll is a 10,000-deep
-    chain, and Python's recursion limit is 1,000.
+    chain, and Python's recursion limit is 1,000. Sorting by creation time
+    gives a topological order for free.
     """
-    order, visited, stack = [], set(), [(root, False)]
+    seen, stack = {root}, [root]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)          # post-order: after all its inputs
-        elif node not in visited:
-            visited.add(node)
-            stack.append((node, True))
-            stack.extend((p, False) for p in node._parents
-                         if p.requires_grad and p not in visited)
-    order.reverse()
-    return order
+        for p in stack.pop()._parents:
+            if p.requires_grad and p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return sorted(seen, key=lambda n: n._tick, reverse=True)
 
 
 def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
@@ -317,8 +334,10 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
                          f"fit ({e}){where(_SCOPE.get())}") from None
     out = Tensor.__new__(Tensor)
     out._data = y if type(y) is np.ndarray else np.asarray(y)
-    if _GRAD_ENABLED.get() and any(t.requires_grad for t in inputs):
-        out._init(True, op.name, op, inputs, params)
+    for t in inputs:
+        if t.requires_grad and _GRAD_ENABLED.get():
+            out._init(True, op.name, op, inputs, params)
+            break
     else:
         out._init(False, op.name)     # a constant: its history is not needed
     if _ANOMALY.get():
@@ -376,14 +395,14 @@ def _index(index) -> tuple:
 
 def cat(tensors, axis: int = 0) -> Tensor:
     """Concatenate along an existing axis: cat([h, x], axis=-1) is the LSTM's z_t = [h_{t-1}, x_t]."""
-    tensors = [_lift(t, _first_tensor(tensors, "cat")) for t in tensors]
-    return apply(ops.cat, *tensors, axis=axis)
+    like = _first_tensor(tensors, "cat")
+    return apply(ops.cat, *[_lift(t, like) for t in tensors], axis=axis)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Stack along a new axis: stack([h_1, ..., h_T], axis=1) -> (B, T, H)."""
-    tensors = [_lift(t, _first_tensor(tensors, "stack")) for t in tensors]
-    return apply(ops.stack, *tensors, axis=axis)
+    like = _first_tensor(tensors, "stack")
+    return apply(ops.stack, *[_lift(t, like) for t in tensors], axis=axis)
 
 
 def _first_tensor(tensors, op):

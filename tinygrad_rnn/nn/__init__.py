@@ -1,7 +1,10 @@
 """Layers built from primitive ops: a recurrent layer is its cell called T times."""
 
-from .cells import GRUCell, LSTMCell, RNNCell
+from . import functional, init
+from .clip import clip_grad_norm_, clip_grad_value_
+from .layers import Dropout, Embedding, LayerNorm, Linear
 from .module import Module, Parameter
-from .sequence import GRU, LSTM, RNN
 
-__all__ = ["Module", "Parameter", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
+__all__ = ["Module", "Parameter",
+           "Linear", "Embedding", "Dropout", "LayerNorm", "init", "functional",
+           "clip_grad_norm_", "clip_grad_value_"]

@@ -91,6 +91,7 @@ class Module:
         """Copy arrays into the parameters; a missing/unexpected key or a shape
         mismatch raises one error listing every problem, and nothing is changed."""
         params = dict(self.named_parameters())
+        state = {k: v.data if isinstance(v, Tensor) else v for k, v in state.items()}
         problems = []
         if strict:
             problems += [f"missing key '{k}'" for k in params if k not in state]
@@ -99,7 +100,8 @@ class Module:
             if k in state and np.shape(state[k]) != p.shape:
                 problems.append(f"'{k}': checkpoint shape {np.shape(state[k])} != model shape {p.shape}")
         if problems:
-            raise KeyError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+            # RuntimeError as PyTorch (a KeyError would print its message in quotes).
+            raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
         for k, p in params.items():
             if k in state:
                 p.data = np.array(state[k], dtype=p.dtype)

@@ -1,0 +1,161 @@
+"""Checkpoints: `tg.save(state_dict, path)` and `tg.load(path) -> dict`, over .npz.
+
+Two promises:
+
+* Safe to load: arrays only, read with ``np.load(allow_pickle=False)``. A file
+  holding pickled Python objects is refused, never executed.
+* Safe to write: the file is written to a temporary file in the same directory
+  and renamed over `path` (`os.replace` is atomic), so a crash mid-save leaves
+  the previous checkpoint intact.
+
+Values are numpy arrays (Tensors and numbers are converted). Nested dicts are
+stored under dotted keys and come back nested:
+``tg.save({"model": model.state_dict(), "optim": opt.state_dict()}, path)``.
+A metadata entry records the format version and every key's path, dtype and shape
+(as JSON bytes in a uint8 array: still no pickle).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import zipfile
+
+import numpy as np
+
+from .tensor import Tensor
+
+FORMAT = "tinygrad_rnn.checkpoint"
+VERSION = 1
+META_KEY = "__tinygrad_rnn_meta__"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be written or read; the message says which file and why."""
+
+
+def _flatten(d: dict, path: tuple = ()):
+    for key, value in d.items():
+        if not isinstance(key, str):
+            raise CheckpointError(f"tg.save: keys must be strings, got {key!r} at {list(path)}")
+        if isinstance(value, dict):
+            yield from _flatten(value, path + (key,))
+        else:
+            yield path + (key,), value
+
+
+def _array(value, name: str) -> np.ndarray:
+    arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if arr.dtype.kind not in "biufc":
+        raise CheckpointError(f"tg.save: '{name}' has dtype {arr.dtype} ({type(value).__name__}); "
+                              "a checkpoint holds numeric arrays only (no pickled objects)")
+    return arr
+
+
+def save(state_dict: dict, path) -> None:
+    """Write `state_dict` (name -> array, dicts nested) to `path` as .npz, atomically."""
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f"tg.save: expected a dict of arrays, got {type(state_dict).__name__}")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CheckpointError(f"tg.save: '{path}' is a directory; give a file path like model.npz")
+    if not os.path.isdir(folder):
+        raise CheckpointError(f"tg.save: folder '{folder}' does not exist; create it first")
+    arrays, entries = {}, {}
+    for keys, value in _flatten(state_dict):
+        name = ".".join(keys)
+        if name in arrays or name == META_KEY:
+            raise CheckpointError(f"tg.save: key '{name}' appears twice (or is reserved) "
+                                  "once nested dicts are flattened to dotted keys")
+        arrays[name] = _array(value, name)
+        entries[name] = {"path": list(keys), "dtype": arrays[name].dtype.str,
+                         "shape": list(arrays[name].shape)}
+    meta = json.dumps({"format": FORMAT, "version": VERSION, "entries": entries})
+    arrays[META_KEY] = np.frombuffer(meta.encode(), dtype=np.uint8)
+
+    # A hidden temp file next to `path` (same filesystem, so the rename is atomic);
+    # mode 0o666 minus the umask, like any new file (mkstemp would make it 0o600).
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+            _write_npz(f, arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)          # atomic: readers see the old file or the new one
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_npz(f, arrays: dict) -> None:
+    """What np.savez does, with allow_pickle=False (and any key name allowed)."""
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, arr in arrays.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, arr, allow_pickle=False)
+
+
+def load(path) -> dict:
+    """Read a checkpoint written by `save`; every failure is a CheckpointError saying why."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f"tg.load: '{path}' is a directory, not a checkpoint file")
+    if not os.path.exists(path):
+        raise CheckpointError(f"tg.load: no such file '{path}'")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":             # every .npz is a zip file
+        raise CheckpointError(f"tg.load: '{path}' is not an .npz file (no zip header; "
+                              f"{'empty' if not magic else 'first bytes ' + repr(magic)}): "
+                              "not a checkpoint written by tg.save, or truncated to nothing")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            raw = {name: npz[name] for name in npz.files}
+    except ValueError as e:
+        if "allow_pickle" in str(e) or "Object arrays" in str(e):
+            raise CheckpointError(f"tg.load: '{path}' holds pickled Python objects (object arrays); "
+                                  "refused, since unpickling can run arbitrary code. Save plain "
+                                  "numeric arrays with tg.save") from None
+        raise CheckpointError(f"tg.load: '{path}' is not a readable .npz checkpoint ({e})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as e:
+        raise CheckpointError(f"tg.load: '{path}' is truncated or corrupt ({type(e).__name__}: "
+                              f"{e}); restore it from a backup or save it again") from None
+    meta = _meta(raw.pop(META_KEY, None), path)
+    entries = meta["entries"]
+    if set(entries) != set(raw):
+        raise CheckpointError(f"tg.load: '{path}' is inconsistent: arrays {sorted(set(raw) - set(entries))} "
+                              f"have no metadata, metadata {sorted(set(entries) - set(raw))} no array")
+    out: dict = {}
+    for name, info in entries.items():
+        arr = raw[name]
+        if arr.dtype.str != info["dtype"] or list(arr.shape) != info["shape"]:
+            raise CheckpointError(f"tg.load: '{path}': '{name}' is {arr.dtype} {arr.shape}, but was "
+                                  f"saved as {info['dtype']} {tuple(info['shape'])}: the file is corrupt")
+        node = out
+        for key in info["path"][:-1]:
+            node = node.setdefault(key, {})
+        node[info["path"][-1]] = arr
+    return out
+
+
+def _meta(arr, path) -> dict:
+    if arr is None:
+        raise CheckpointError(f"tg.load: '{path}' has no format version: it was not written by "
+                              "tg.save (a plain np.savez file?). Load it with np.load instead")
+    try:
+        meta = json.loads(arr.tobytes().decode())
+        fmt, version = meta.get("format"), meta.get("version")
+    except (ValueError, AttributeError) as e:
+        raise CheckpointError(f"tg.load: '{path}' has unreadable metadata ({e})") from None
+    if fmt != FORMAT or version != VERSION:
+        raise CheckpointError(f"tg.load: '{path}' is format {fmt!r} version {version!r}; this "
+                              f"tinygrad_rnn reads {FORMAT!r} version {VERSION}")
+    entries = meta.get("entries")
+    if not isinstance(entries, dict) or not all(
+            isinstance(e, dict) and {"path", "dtype", "shape"} <= set(e) for e in entries.values()):
+        raise CheckpointError(f"tg.load: '{path}' has malformed metadata entries")
+    return meta

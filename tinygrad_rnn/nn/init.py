@@ -1,0 +1,129 @@
+"""Initialisers, named as PyTorch's `torch.nn.init`: each fills a Tensor in place and returns it.
+
+The choice of U matters for a recurrent net: ∂h_t/∂h_k = Π_{k<i<=t} Uᵀ diag(f'(a_i)),
+so the norm of the product grows or shrinks roughly like ρ(U)^(t-k), with ρ the
+spectral radius. Hence `eye_` (IRNN: U = I with ReLU, ρ = 1), `orthogonal_` (every
+singular value 1) and `spectral_radius_` (choose ρ yourself).
+
+Every draw comes from the library generator, so `tg.manual_seed(0)` reproduces it.
+Shapes follow the row convention: a weight is (fan_in, fan_out).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..random import generator
+from ..tensor import Tensor
+
+
+def _fill(t: Tensor, values, fname: str) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"init.{fname}: expected a Tensor, got {type(t).__name__}")
+    t.data = np.asarray(values, dtype=t.dtype).reshape(t.shape)
+    return t
+
+
+def _matrix(t: Tensor, fname: str) -> None:
+    if not isinstance(t, Tensor) or t.ndim != 2:
+        shape = getattr(t, "shape", type(t).__name__)
+        raise ValueError(f"init.{fname}: needs a 2-D Tensor (a matrix), got {shape}")
+
+
+def zeros_(t: Tensor) -> Tensor:
+    return _fill(t, np.zeros(t.shape), "zeros_")
+
+
+def ones_(t: Tensor) -> Tensor:
+    return _fill(t, np.ones(t.shape), "ones_")
+
+
+def constant_(t: Tensor, value: float) -> Tensor:
+    return _fill(t, np.full(t.shape, value), "constant_")
+
+
+def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Every entry ~ U(a, b)."""
+    return _fill(t, generator().uniform(a, b, t.shape), "uniform_")
+
+
+def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Every entry ~ N(mean, std²)."""
+    return _fill(t, generator().normal(mean, std, t.shape), "normal_")
+
+
+def eye_(t: Tensor) -> Tensor:
+    """The identity (IRNN, Le et al. 2015): with U = I and ReLU, h_t = h_{t-1} + x_t W + b
+    at init, so nothing vanishes or explodes through time."""
+    _matrix(t, "eye_")
+    return _fill(t, np.eye(*t.shape), "eye_")
+
+
+def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """A (semi-)orthogonal matrix, as torch: QR of a Gaussian, signs fixed so Q is uniform.
+
+    Qᵀ Q = I: U preserves norms, so ‖h U‖ = ‖h‖ and ρ(U) = 1.
+    """
+    if not isinstance(t, Tensor) or t.ndim < 2:
+        raise ValueError(f"init.orthogonal_: needs a Tensor with at least 2 dims, "
+                         f"got {getattr(t, 'shape', type(t).__name__)}")
+    rows, cols = t.shape[0], t.size // t.shape[0]
+    a = generator().standard_normal((rows, cols))
+    if rows < cols:
+        a = a.T
+    q, r = np.linalg.qr(a)                      # a = Q R
+    q = q * np.sign(np.diag(r))                 # make diag(R) > 0: Q is then unique
+    if rows < cols:
+        q = q.T
+    return _fill(t, gain * q, "orthogonal_")
+
+
+def _fans(t: Tensor, fname: str) -> tuple[int, int]:
+    if not isinstance(t, Tensor) or t.ndim < 2:
+        raise ValueError(f"init.{fname}: fan in and fan out need a Tensor with at least 2 dims, "
+                         f"got {getattr(t, 'shape', type(t).__name__)}")
+    receptive = int(np.prod(t.shape[2:]))
+    return t.shape[0] * receptive, t.shape[1] * receptive
+
+
+def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot: U(-a, a) with a = gain · √(6 / (fan_in + fan_out)), so Var = gain² · 2 / (fan_in + fan_out)."""
+    fan_in, fan_out = _fans(t, "xavier_uniform_")
+    a = gain * np.sqrt(6.0 / (fan_in + fan_out))
+    return _fill(t, generator().uniform(-a, a, t.shape), "xavier_uniform_")
+
+
+def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot: N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(t, "xavier_normal_")
+    std = gain * np.sqrt(2.0 / (fan_in + fan_out))
+    return _fill(t, generator().normal(0.0, std, t.shape), "xavier_normal_")
+
+
+def spectral_radius(U) -> float:
+    """ρ(U) = max |λ_i(U)|, the largest eigenvalue modulus of a square matrix."""
+    a = np.asarray(U.data if isinstance(U, Tensor) else U, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"spectral_radius: needs a square matrix, got shape {a.shape}; "
+                         "only a recurrent matrix U (H, H) has eigenvalues")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"spectral_radius: the matrix {a.shape} holds NaN or Inf")
+    return float(np.max(np.abs(np.linalg.eigvals(a))))
+
+
+def spectral_radius_(U: Tensor, rho: float) -> Tensor:
+    """Scale U in place so that ρ(U) = rho: U <- U · rho / ρ(U).
+
+    Eigenvalues scale with the matrix (λ(cU) = c λ(U)), so one rescaling is exact.
+    ρ < 1 makes ‖Π ∂h_i/∂h_{i-1}‖ shrink with distance (vanishing), ρ > 1 lets it grow.
+    """
+    if not isinstance(U, Tensor):
+        raise TypeError(f"init.spectral_radius_: expected a Tensor, got {type(U).__name__}")
+    if not rho >= 0:
+        raise ValueError(f"init.spectral_radius_: rho must be >= 0, got {rho}")
+    current = spectral_radius(U)
+    if current == 0.0:
+        raise ValueError(f"init.spectral_radius_: U {U.shape} has spectral radius 0 (a zero or "
+                         "nilpotent matrix), so no scaling can reach rho; initialise it first "
+                         "(e.g. normal_ or orthogonal_)")
+    return _fill(U, U.data.astype(np.float64) * (rho / current), "spectral_radius_")

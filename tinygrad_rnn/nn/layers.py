@@ -1,0 +1,128 @@
+"""The feed-forward layers: Linear, Embedding, Dropout, LayerNorm.
+
+Each is a few primitive ops. Row-vector convention, as in the course:
+a batch of inputs is a stack of rows x (B, D), and a layer multiplies on the right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..context import current_scope, get_default_dtype
+from ..errors import ShapeError, where
+from ..random import generator
+from ..tensor import Tensor
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x W + b, with W (in, out) and b (out,): PyTorch's `nn.Linear`, rows on the left.
+
+    PyTorch stores the transpose (out, in) and computes x Wᵀ + b; here the weight
+    reads in the order the data flows, like W and U in h_t = tanh(x_t W + h_{t-1} U + b).
+    Init as PyTorch: every entry ~ U(-1/√in, 1/√in), bias included.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+        self.in_features, self.out_features = in_features, out_features
+        dtype = np.dtype(dtype or get_default_dtype())
+        bound = 1.0 / np.sqrt(in_features)
+        rng = generator()
+        self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)).astype(dtype))
+        self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1:] != (self.in_features,):
+            raise ShapeError(f"Linear({self.in_features}, {self.out_features}): input of shape "
+                             f"{x.shape} must end in {self.in_features} features"
+                             f"{where(current_scope())}")
+        y = x @ self.weight                          # (..., out)
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, " \
+               f"bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table: row i of `weight` (num, dim) is the vector of token i.
+
+    ``emb(idx)`` is ``weight[idx]``, the getitem primitive, so the gradient is
+    scattered back with np.add.at: a token seen twice gets both contributions.
+    Equivalent to one_hot(idx) @ weight, without building the one-hot matrix.
+    Init as PyTorch: N(0, 1).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, dtype=None):
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        dtype = np.dtype(dtype or get_default_dtype())
+        self.weight = Parameter(generator().standard_normal((num_embeddings, embedding_dim)).astype(dtype))
+
+    def forward(self, idx) -> Tensor:
+        idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype} "
+                            f"(shape {idx.shape}){where(current_scope())}; use .astype(np.int64)")
+        bad = idx[(idx < 0) | (idx >= self.num_embeddings)]
+        if bad.size:
+            raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): indices "
+                             f"{bad[:5].tolist()} are outside [0, {self.num_embeddings - 1}] "
+                             f"(indices of shape {idx.shape}){where(current_scope())}")
+        return self.weight[idx]                     # (*idx.shape, dim)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout: y = x · m / (1 - p), m_i ~ Bernoulli(1 - p), in training only.
+
+    Dividing by 1 - p keeps E[y] = x, so eval() can be the identity.
+    The mask comes from the library generator: `tg.manual_seed` reproduces it.
+    """
+
+    def __init__(self, p: float = 0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * 0.0
+        keep = generator().random(x.shape) >= self.p
+        return x * (keep / (1.0 - self.p)).astype(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class LayerNorm(Module):
+    """Normalise each row over its last dims, then scale and shift:
+
+        μ = mean(x),  σ² = mean((x - μ)²),  y = (x - μ) / √(σ² + ε) · weight + bias
+
+    Composed from primitives (mean, sub, mul, pow), so backward() needs no new rule.
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, dtype=None):
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        dtype = np.dtype(dtype or get_default_dtype())
+        self.weight = Parameter(np.ones(shape, dtype=dtype))
+        self.bias = Parameter(np.zeros(shape, dtype=dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = len(self.normalized_shape)
+        if x.shape[x.ndim - n:] != self.normalized_shape or x.ndim < n:
+            raise ShapeError(f"LayerNorm{self.normalized_shape}: input of shape {x.shape} must "
+                             f"end in {self.normalized_shape}{where(current_scope())}")
+        axes = tuple(range(x.ndim - n, x.ndim))
+        mu = x.mean(axis=axes, keepdims=True)          # (..., 1)
+        xc = x - mu                                    # (..., *shape)
+        var = (xc * xc).mean(axis=axes, keepdims=True)  # (..., 1)
+        return xc * (var + self.eps) ** -0.5 * self.weight + self.bias
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}"

@@ -213,7 +213,7 @@ class Tensor:
         """A full permutation of the axes, as numpy; no axes reverses them (like .T)."""
         axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
         axes = axes or tuple(reversed(range(self.ndim)))
-        if sorted(a % max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
+        if sorted(a + self.ndim if a < 0 else a for a in axes) != list(range(self.ndim)):
             raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
                              f"{self.ndim} axes of shape {self.shape}{where(_SCOPE.get())}")
         return apply(ops.transpose, self, axes=tuple(a % self.ndim for a in axes))
@@ -246,7 +246,7 @@ class Tensor:
                 if op is None:
                     continue                # a leaf: nothing to propagate
                 parents, params, y = node._parents, node._params, node._data
-                if node._freed or any(p._version > node._tick for p in parents):
+                if node._freed or node._version > node._tick or any(p._version > node._tick for p in parents):
                     node._refuse_backward()
                 xs = [p._data for p in parents]
                 vjps = op.vjps if type(op.vjps) is tuple else [partial(op.vjps, i) for i in range(len(xs))]
@@ -299,10 +299,11 @@ class Tensor:
                 "already used by a previous backward() and freed. Run the forward pass "
                 "again, pass retain_graph=True to the first backward(), or, for truncated "
                 "BPTT, carry h.detach() into the next chunk")
-        for p in self._parents:
+        for p in (*self._parents, self):    # its VJP reads its inputs and its output y
             if p._version > self._tick:
                 raise InplaceModificationError(
-                    f"backward of {self._op.name}{where(self.scope)}: its input "
+                    f"backward of {self._op.name}{where(self.scope)}: its "
+                    f"{'output' if p is self else 'input'} "
                     f"'{p.name}' (shape {p.shape}) was modified in place after the forward "
                     "pass, so the gradient would be wrong. Update parameters after "
                     "backward() (optimizer.step()), or run the forward pass again")
@@ -388,7 +389,8 @@ def _index(index) -> tuple:
             out.extend(np.nonzero(i))       # a mask is its nonzero positions
             continue
         if isinstance(i, np.ndarray) and i.dtype.kind not in "iu":
-            raise TypeError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
+            raise TypeError(f"getitem: index arrays must be integer or bool, got {i.dtype}"
+                            f"{where(_SCOPE.get())}; convert them with .astype(np.int64)")
         out.append(i)
     return tuple(out)
 

@@ -1,0 +1,299 @@
+"""Turn the harness's measurements into RESULTS.md, results.json and results.png.
+
+Every number in RESULTS.md comes from the `rows` of one run; the targets of
+issue 6 are checked against them here, so the file says which are met.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+from pathlib import Path
+
+from benchmarks.impls import SIZES
+from benchmarks.long_unroll import linearity
+
+TABLES = {"fb": "Training step: forward + backward",
+          "sgd": "Training step: forward + backward + SGD step (lr 0.1)"}
+CLOCKS = {"cpu": "process CPU time (one thread: wall time on an idle machine, without the time "
+                 "other jobs held the core)", "wall": "wall-clock time"}
+VERSIONS = ("numpy", "torch", "autograd", "mygrad", "micrograd", "threadpoolctl")
+
+
+def write(out: Path, rows, extras, skipped, blas, args, total_s):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"rows": rows, "extras": _jsonable(extras)}, indent=1))
+    lines = header(args, blas, skipped, total_s)
+    lines += targets(rows, extras)
+    for table, title in TABLES.items():
+        if any(r["table"] == table for r in rows):
+            lines += timing_tables(rows, table, title, args)
+    lines += edge_cost(rows)
+    lines += checks(rows)
+    if extras:
+        lines += memory_table(extras.get("memory", []))
+        lines += unroll_table(extras.get("long_unroll", []))
+        if "render" in extras:
+            lines += ["## Render times", "", "Output of `python -m benchmarks.bench_render`:", "",
+                      "```", extras["render"], "```", ""]
+    plotted = plot(rows, out / "results.png")
+    if plotted:
+        lines += ["## Plot", "", f"![ms per training step]({plotted.name})", ""]
+    (out / "RESULTS.md").write_text("\n".join(lines))
+
+
+# ---- header ---------------------------------------------------------------
+def _version(pkg):
+    try:
+        return importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def header(args, blas, skipped, total_s):
+    env = ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in
+                    ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
+    flags = " ".join(f"--{k} {','.join(v) if isinstance(v, list) else v}" for k, v in
+                     (("sizes", args.sizes), ("dtypes", args.dtypes), ("models", args.models),
+                      ("repeats", args.repeats))) + (" --quick" if args.quick else "")
+    lines = [
+        "# Benchmark results", "",
+        f"Written by `python -m benchmarks.run {flags}` on "
+        f"{datetime.date.today().isoformat()} in {total_s / 60:.1f} min. "
+        "How to run and what is measured: [README.md](README.md).", "",
+        "## Machine", "",
+        f"- CPU: {_cpu()}, {os.cpu_count()} cores (shared); {platform.system()} {platform.release()}",
+        f"- Python {platform.python_version()}; " +
+        ", ".join(f"{p} {_version(p)}" for p in VERSIONS),
+        f"- BLAS (threadpoolctl): {blas}",
+        f"- Environment: {env}; torch.set_num_threads(1)",
+        f"- Load average (1 min) at start and end of the run: {args.load_start:.1f}, "
+        f"{os.getloadavg()[0]:.1f} (other jobs share this machine)",
+        "",
+        "## Method", "",
+        "Sizes (B, T, D = K, H): " + ", ".join(f"{s} {SIZES[s]}" for s in args.sizes) + ". "
+        "One step: the recurrent layer over T steps, logits_t = h_t V + c on every step, mean "
+        "cross-entropy over B·T, backward to every parameter. Before timing, each implementation's "
+        "loss and gradients are checked against the hand-written numpy BPTT. Then a warm-up, and "
+        f"{args.repeats} samples per cell, implementations timed round-robin in the same run (each "
+        f"sample the mean of enough consecutive steps to last >= {args.sample_ms:g} ms). Cells: "
+        f"median ms per step of {CLOCKS[args.clock]}, (ratio to numpy from the same run). "
+        "Garbage collection stays on, as "
+        "for a user. HIPS autograd and mygrad run at toy, tiny and medium; micrograd at toy and "
+        "float64 only.", "",
+    ]
+    if skipped:
+        lines += ["Skipped (package not installed; `pip install -e '.[bench]'`):", ""]
+        lines += [f"- {s}" for s in skipped] + [""]
+    return lines
+
+
+# ---- tables ----------------------------------------------------------------
+def _cell(r):
+    if "ms" not in r:
+        return "failed"
+    ratio = f" ({r['ratio']:.2f}×)" if r.get("ratio") else ""
+    flag = "" if r["check"] == "ok" else " ⚠"
+    return f"{r['ms']:.3g}{ratio}{flag}"
+
+
+def timing_tables(rows, table, title, args):
+    lines = [f"## {title}", "", "ms per step, median; (ratio to hand-written numpy, same run). "
+             "⚠: gradients did not match numpy (see Checks).", ""]
+    sel = [r for r in rows if r["table"] == table]
+    impls = list(dict.fromkeys(r["impl"] for r in sel))
+    labels = {r["impl"]: r["label"] for r in sel}
+    for dtype in args.dtypes:
+        lines += [f"**{dtype}**", "",
+                  "| size | model | " + " | ".join(labels[i] for i in impls) + " |",
+                  "|---|---|" + "---:|" * len(impls)]
+        for size in args.sizes:
+            for model in args.models:
+                cells = {r["impl"]: r for r in sel
+                         if (r["size"], r["dtype"], r["model"]) == (size, dtype, model)}
+                if cells:
+                    lines.append(f"| {size} | {model} | " +
+                                 " | ".join(_cell(cells[i]) if i in cells else "–" for i in impls) + " |")
+        lines.append("")
+    spread = [(r, (r["q3"] - r["q1"]) / r["ms"]) for r in sel if "ms" in r]
+    noisy = [f"{r['impl']} {r['size']} {r['model']} {r['dtype']} ({s:.0%})" for r, s in spread if s > 0.1]
+    if spread:
+        typical = statistics.median(s for _, s in spread)
+        lines += [f"Noise: interquartile range of the samples, median over cells: {typical:.1%} of the "
+                  "median" + (f"; above 10%: {', '.join(noisy)}." if noisy else "; none above 10%."), ""]
+    return lines
+
+
+def _find(rows, **kw):
+    for r in rows:
+        if all(r.get(k) == v for k, v in kw.items()) and "ms" in r:
+            return r
+    return None
+
+
+def _verdict(ok):
+    return "met" if ok else "**not met**"
+
+
+def targets(rows, extras):
+    """The targets of issue 6, each with the measured value from this run."""
+    lines = ["## Targets (issue 6)", "",
+             "| target | size | model | dtype | measured | |", "|---|---|---|---|---:|---|"]
+    fb = [r for r in rows if r["table"] == "fb"]
+    dtypes = list(dict.fromkeys(r["dtype"] for r in fb))
+    for dtype in dtypes:
+        for size, limit in (("tiny", 3.0), ("medium", 1.3), ("large", 1.3)):
+            for model in ("rnn", "lstm"):
+                e = _find(fb, size=size, model=model, dtype=dtype, impl="engine")
+                if e and e.get("ratio"):
+                    lines.append(f"| step <= {limit}× numpy | {size} | {model} | {dtype} | "
+                                 f"{e['ratio']:.2f}× | {_verdict(e['ratio'] <= limit)} |")
+        for size in ("tiny", "medium"):
+            for model in ("rnn", "lstm"):
+                e = _find(fb, size=size, model=model, dtype=dtype, impl="engine")
+                t = _find(fb, size=size, model=model, dtype=dtype, impl="torch_composed")
+                if e and t:
+                    lines.append(f"| faster than torch composed | {size} | {model} | {dtype} | "
+                                 f"{e['ms'] / t['ms']:.2f}× torch | {_verdict(e['ms'] < t['ms'])} |")
+        for other in ("hips_autograd", "mygrad"):
+            for model in ("rnn", "lstm"):
+                e = _find(fb, size="tiny", model=model, dtype=dtype, impl="engine")
+                o = _find(fb, size="tiny", model=model, dtype=dtype, impl=other)
+                if e and o:
+                    lines.append(f"| >= 10× faster than {other} | tiny | {model} | {dtype} | "
+                                 f"{o['ms'] / e['ms']:.1f}× | {_verdict(o['ms'] >= 10 * e['ms'])} |")
+        for size in ("tiny", "medium", "large"):
+            for model in ("rnn", "lstm"):
+                e = _find(fb, size=size, model=model, dtype=dtype, impl="engine")
+                n = _find(fb, size=size, model=model, dtype=dtype, impl="engine_noedges")
+                if e and n:
+                    cost = (e["ms"] - n["ms"]) / e["ms"]
+                    lines.append(f"| edge recording <= 5% of a step | {size} | {model} | {dtype} | "
+                                 f"{cost:+.1%} | {_verdict(cost <= 0.05)} |")
+    for r in extras.get("memory", []) if extras else []:
+        if r["impl"] != "numpy_impl":
+            lines.append(f"| peak memory <= 1.5× numpy ({r['impl']}) | {r['size']} | {r['model']} | "
+                         f"{r['dtype']} | {r['ratio']:.2f}× | {_verdict(r['ratio'] <= 1.5)} |")
+    for (model, impl), (t, m) in (linearity(extras["long_unroll"]).items()
+                                  if extras and extras.get("long_unroll") else []):
+        if impl != "numpy_impl":
+            ok = t < 1.5 and m < 1.5
+            lines.append(f"| linear in T (per-step cost, longest / shortest T) ({impl}) | B=1, D=H=32 | "
+                         f"{model} | float64 | time {t:.2f}×, memory {m:.2f}× | {_verdict(ok)} |")
+    return lines + [""]
+
+
+def edge_cost(rows):
+    pairs = []
+    for e in rows:
+        if e["impl"] == "engine" and "ms" in e:
+            n = _find(rows, table=e["table"], size=e["size"], model=e["model"], dtype=e["dtype"],
+                      impl="engine_noedges")
+            if n:
+                pairs.append(f"| {e['table']} | {e['size']} | {e['model']} | {e['dtype']} | {e['ms']:.3g} | "
+                             f"{n['ms']:.3g} | {(e['ms'] - n['ms']) / e['ms']:+.1%} |")
+    if not pairs:
+        return []
+    return ["## Cost of recording per-edge gradients", "",
+            "The engine by default keeps, for the renderer, the gradient that flowed along every "
+            "edge; `tg.record_edge_grads(False)` turns it off. Same run as the tables above.", "",
+            "| table | size | model | dtype | recorded (ms) | off (ms) | share of a step |",
+            "|---|---|---|---|---:|---:|---:|", *pairs, ""]
+
+
+def checks(rows):
+    bad = [f"- {r['label']} at {r['size']} {r['model']} {r['dtype']} ({r['table']}): {r['check']}"
+           for r in rows if r["check"] != "ok"]
+    n = len(rows)
+    return ["## Checks", "", f"{n - len(bad)} of {n} timed cells matched the numpy oracle "
+            "(loss, and every parameter gradient to 1e-9 relative in float64, 2e-3 in float32) "
+            "before they were timed." + ("" if bad else ""), "", *bad, ""]
+
+
+def memory_table(mem):
+    if not mem:
+        return []
+    lines = ["## Peak memory of one training step (tracemalloc)", "",
+             "New allocations held at once during one forward + backward, after a warm-up step "
+             "(numpy reports its arrays to tracemalloc; torch cannot be measured this way).", "",
+             "| size | model | dtype | implementation | peak MB | × numpy |", "|---|---|---|---|---:|---:|"]
+    lines += [f"| {r['size']} {r['dims']} | {r['model']} | {r['dtype']} | {r['label']} | "
+              f"{r['peak_mb']:.2f} | {r['ratio']:.2f} |" for r in mem]
+    return lines + [""]
+
+
+def unroll_table(rows):
+    if not rows:
+        return []
+    lines = ["## Long unroll (B = 1, D = K = H = 32, float64)", "",
+             "One forward + backward through T steps; time is the median of the repeats, memory the "
+             "tracemalloc peak. Linear in T means flat per-step columns.", "",
+             "| model | T | implementation | ms | µs / step | peak MB | KB / step |",
+             "|---|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['model']} | {r['T']} | {r['label']} | {r['ms']:.1f} | {r['us_per_step']:.1f} | "
+              f"{r['peak_mb']:.2f} | {r['kb_per_step']:.2f} |" for r in rows]
+    return lines + [""]
+
+
+# ---- plot ------------------------------------------------------------------
+def plot(rows, path: Path):
+    """ms per step (log scale), forward + backward, float64: one panel per model."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    sel = [r for r in rows if r["table"] == "fb" and "ms" in r]
+    dtype = "float64" if any(r["dtype"] == "float64" for r in sel) else (sel[0]["dtype"] if sel else None)
+    sel = [r for r in sel if r["dtype"] == dtype]
+    if not sel:
+        return None
+    models = list(dict.fromkeys(r["model"] for r in sel))
+    sizes = list(dict.fromkeys(r["size"] for r in sel))
+    impls = list(dict.fromkeys(r["impl"] for r in sel))
+    labels = {r["impl"]: r["label"] for r in sel}
+    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 4.8), squeeze=False)
+    width = 0.8 / len(impls)
+    for ax, model in zip(axes[0], models):
+        for k, impl in enumerate(impls):
+            xs, ys = [], []
+            for j, size in enumerate(sizes):
+                r = _find(sel, model=model, size=size, impl=impl)
+                if r:
+                    xs.append(j + (k - (len(impls) - 1) / 2) * width)
+                    ys.append(r["ms"])
+            ax.bar(xs, ys, width, label=labels[impl])
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(sizes)), [f"{s}\n{SIZES[s]}" for s in sizes])
+        ax.set_ylabel("ms per training step (median)")
+        ax.set_title(f"{model.upper()}, forward + backward, {dtype}, 1 thread")
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj

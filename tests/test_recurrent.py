@@ -169,7 +169,7 @@ def test_rnn_cell_equation_and_bias_false():
     assert [name for name, _ in cell.named_parameters()] == ["W", "U"]
     x, h = rng.normal(size=(B, D)), rng.normal(size=(B, H))
     expected = np.maximum(x @ cell.W.data + h @ cell.U.data, 0)     # h_t = relu(x_t W + h_{t-1} U)
-    np.testing.assert_allclose(cell(x, tg.Tensor(h)).data, expected, **TOL)
+    np.testing.assert_allclose(cell(x, h).data, expected, **TOL)                 # numpy state too
 
 
 # ---------------------------------------------------------------- scopes, names, states

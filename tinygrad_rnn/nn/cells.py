@@ -8,8 +8,9 @@ Row-vector convention, batch first: x_t (B, D), h_t (B, H), W (D, H), U (H, H).
 Each `forward` is the course's equation block, one line per equation, and names
 its results ("h_t", "f_t", ...) so the renderer and `.name` speak the notes' notation.
 
-Initialisation is PyTorch's: every parameter uniform in ±1/sqrt(H), drawn from the
-library's seedable generator (`tg.manual_seed`).
+Initialisation is PyTorch's: every parameter uniform in ±1/sqrt(H) (`nn.init.uniform_`,
+from the library's seedable generator, `tg.manual_seed`). Re-initialise U with
+`nn.init.orthogonal_`, `eye_` (IRNN) or `spectral_radius_` to study its effect.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import numpy as np
 
 from ..context import current_scope, get_default_dtype
 from ..errors import ShapeError, where
-from ..random import generator
 from ..tensor import Tensor, cat
+from . import init
 from .module import Module, Parameter
 
 NONLINEARITIES = ("tanh", "relu")
@@ -28,11 +29,18 @@ NONLINEARITIES = ("tanh", "relu")
 def _uniform(shape, hidden_size, dtype) -> Parameter:
     """PyTorch's recurrent init: U(-1/sqrt(H), 1/sqrt(H)), from the library generator."""
     k = 1.0 / np.sqrt(hidden_size)
-    return Parameter(generator().uniform(-k, k, shape).astype(dtype or get_default_dtype()))
+    return init.uniform_(Parameter(np.zeros(shape, dtype or get_default_dtype())), -k, k)
 
 
 def _as_tensor(x, like: Tensor) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x), dtype=like.dtype)
+
+
+def _state(s, x_t: Tensor, cell, like: Tensor, name: str) -> Tensor:
+    """The state as a Tensor; None means zeros (B, H), a constant named h_0 or C_0."""
+    if s is None:
+        return Tensor(np.zeros((x_t.shape[0], cell.hidden_size), like.dtype), name=name)
+    return _as_tensor(s, like)
 
 
 def _check_step(cell, x_t: Tensor, states: dict[str, Tensor]) -> None:
@@ -69,8 +77,7 @@ class RNNCell(Module):
 
     def forward(self, x_t, h_prev=None) -> Tensor:
         x_t = _as_tensor(x_t, self.W)                                        # (B, D)
-        if h_prev is None:
-            h_prev = Tensor(np.zeros((x_t.shape[0], self.hidden_size), self.W.dtype), name="h_0")
+        h_prev = _state(h_prev, x_t, self, self.W, "h_0")                    # (B, H)
         _check_step(self, x_t, {"h_{t-1}": h_prev})
         a_t = x_t @ self.W + h_prev @ self.U                                 # (B, H)
         if self.b is not None:
@@ -108,10 +115,9 @@ class LSTMCell(Module):
 
     def forward(self, x_t, state=None) -> tuple[Tensor, Tensor]:
         x_t = _as_tensor(x_t, self.W_f)                                      # (B, D)
-        if state is None:
-            zeros = np.zeros((x_t.shape[0], self.hidden_size), self.W_f.dtype)
-            state = (Tensor(zeros, name="h_0"), Tensor(zeros, name="C_0"))
-        h_prev, C_prev = state
+        h_prev, C_prev = state if state is not None else (None, None)
+        h_prev = _state(h_prev, x_t, self, self.W_f, "h_0")                  # (B, H)
+        C_prev = _state(C_prev, x_t, self, self.W_f, "C_0")                  # (B, H)
         _check_step(self, x_t, {"h_{t-1}": h_prev, "C_{t-1}": C_prev})
         z_t = cat([h_prev, x_t], axis=-1)                     # (B, H + D)  z_t = [h_{t-1}, x_t]
         f_t = (z_t @ self.W_f + self.b_f).sigmoid()           # (B, H)  f_t = σ(z_t W_f + b_f)
@@ -151,8 +157,7 @@ class GRUCell(Module):
 
     def forward(self, x_t, h_prev=None) -> Tensor:
         x_t = _as_tensor(x_t, self.W_r)                                                  # (B, D)
-        if h_prev is None:
-            h_prev = Tensor(np.zeros((x_t.shape[0], self.hidden_size), self.W_r.dtype), name="h_0")
+        h_prev = _state(h_prev, x_t, self, self.W_r, "h_0")                              # (B, H)
         _check_step(self, x_t, {"h_{t-1}": h_prev})
         r_t = (x_t @ self.W_r + self.b_ir + h_prev @ self.U_r + self.b_hr).sigmoid()      # (B, H)
         z_t = (x_t @ self.W_z + self.b_iz + h_prev @ self.U_z + self.b_hz).sigmoid()      # (B, H)

@@ -340,7 +340,7 @@ def test_graph_is_freed_when_the_root_is_dropped():
 def test_training_loop_memory_does_not_grow():
     rng = np.random.default_rng(4)
     params = [Tensor(rng.normal(0, 0.3, s), requires_grad=True) for s in [(3, 8), (8, 8), (8,)]]
-    x = Tensor(rng.normal(size=(2, 4, 3)))
+    x = Tensor(rng.normal(size=(2, 3, 3)))
     lr = 1e-3
 
     def step():

@@ -77,6 +77,7 @@ def test_pow():
     check_op(lambda x, y: x ** y, (2, 3), (3,), positive=True)
     check_op(lambda x, y: x ** y, (3,), (2, 3), positive=True)
     check_op(lambda x, y: x ** y, (B, H), (H,), positive=True)
+    check_op(lambda x, y: x ** y, (B, T, D), (D,), positive=True)
     check_op(lambda x, y: x ** y, (), (2, 3), positive=True)
     check_op(lambda x: x ** 2, (2, 3))
     check_op(lambda x: x ** 3, (2, 3))
@@ -84,6 +85,14 @@ def test_pow():
     check_op(lambda x: x ** 0.5, (2, 3), positive=True)
     check_op(lambda x: 2 ** x, (2, 3))
     check_op(lambda x: 0.5 ** x, (2, 3))
+
+
+def test_numpy_array_on_the_left():
+    check_op(lambda x: np.full((2, 3), 2.0) * x, (2, 3))
+    check_op(lambda x: np.full((3,), 2.0) - x, (2, 3))
+    check_op(lambda x: np.full((2, 3), 2.0) / x, (2, 3))
+    check_op(lambda W: np.ones((2, 4)) @ W, (4, 3))
+    check_op(lambda h: h @ np.ones((4, 3)), (2, 4))
 
 
 def test_neg():

@@ -138,7 +138,8 @@ class Adagrad(Optimizer):
     min-char-rnn writes ``mem += g**2; p -= lr * g / np.sqrt(mem + 1e-8)``: the same
     rule with eps *inside* the square root (1e-8 there is 1e-4 outside). The two
     differ only while G is tiny, i.e. in the first steps of an entry that rarely
-    gets a gradient.
+    gets a gradient. min-char-rnn's rule exactly:
+    ``Adagrad(params, lr, eps=0.0, initial_accumulator_value=1e-8)`` (G starts at 1e-8).
     """
 
     def __init__(self, params, lr: float = 0.01, eps: float = 1e-10, lr_decay: float = 0.0,

@@ -1,0 +1,116 @@
+"""The cell view (one box per step, h_t and C_t lanes), elision, and the size guard."""
+
+import re
+
+import numpy as np
+import pytest
+from test_viz_nets import lstm_loss, node_by_label, parse_dot, rnn_loss
+
+from tinygrad_rnn import viz
+from tinygrad_rnn.viz.labels import fmt_norm
+
+
+def cells(nodes):
+    """{t: node id} of the step boxes."""
+    found = {i: re.search(r"\bt = (\d+)", a.get("label", "")) for i, a in nodes.items()}
+    return {int(m.group(1)): i for i, m in found.items() if m and " steps …" not in nodes[i]["label"]}
+
+
+def bptt_by_hand(hs, P):
+    """∂E/∂h_t for E = mean((h_T V)²): δ_T = 2 h_T V Vᵀ / N, δ_{t-1} = (δ_t ⊙ (1 - h_t²)) Uᵀ."""
+    y = hs[-1].data @ P["V"].data
+    deltas = [2 * y @ P["V"].data.T / y.size]
+    for h in reversed(hs[1:]):
+        deltas.insert(0, (deltas[0] * (1 - h.data ** 2)) @ P["U"].data.T)
+    return deltas
+
+
+def test_rnn_cell_edges_carry_the_norm_of_dE_dh_t():
+    T = 6
+    E, P, hs = rnn_loss(T=T, rho=0.5)
+    E.backward()
+    nodes, edges, _ = parse_dot(viz.draw_graph(E, level="cell").source)
+    box = cells(nodes)
+    assert sorted(box) == list(range(1, T + 1))
+    chain = {s: a["label"] for s, d, a in edges if s in box.values()}
+    by_hand = bptt_by_hand(hs, P)
+    for t in range(1, T + 1):
+        assert chain[box[t]] == fmt_norm(np.linalg.norm(hs[t - 1].grad))
+        assert chain[box[t]] == fmt_norm(np.linalg.norm(by_hand[t - 1]))
+    norms = viz.state_grad_norms(E)
+    assert norms == [np.linalg.norm(h.grad) for h in hs]
+    assert norms[0] < norms[-1] / 10                        # ρ = 0.5: it vanishes backwards
+
+
+def test_lstm_has_a_separate_cell_state_lane():
+    T = 4
+    E, P, hs, Cs = lstm_loss(T=T)
+    E.backward()
+    nodes, edges, _ = parse_dot(viz.draw_graph(E, level="cell").source)
+    box = cells(nodes)
+    C_lane = {s: a["label"] for s, d, a in edges if a.get("tailport") == "C:e"}
+    h_lane = {s: a["label"] for s, d, a in edges if a.get("tailport") == "h:e"}
+    assert len(C_lane) == T - 1 and len(h_lane) == T       # h_T also feeds the loss
+    for t in range(1, T):
+        assert C_lane[box[t]] == fmt_norm(np.linalg.norm(Cs[t - 1].grad))
+        assert h_lane[box[t]] == fmt_norm(np.linalg.norm(hs[t - 1].grad))
+    assert all('PORT="C"' in nodes[box[t]]["label"] for t in box)
+
+
+def test_parameters_are_listed_with_their_gradient_norms():
+    E, P, _ = rnn_loss(T=3)
+    E.backward()
+    nodes, _, _ = parse_dot(viz.draw_graph(E, level="cell").source)
+    table = nodes["params"]["label"]
+    for name, p in P.items():
+        assert f"‖∂E/∂{name}‖ = {fmt_norm(np.linalg.norm(p.grad))}" in table
+
+
+def test_detach_is_a_cut_between_boxes():
+    E, _, _ = rnn_loss(T=4, loss_at="all", detach_at=3)
+    E.backward()
+    nodes, edges, _ = parse_dot(viz.draw_graph(E, level="cell").source)
+    box = cells(nodes)
+    cuts = [(s, d) for s, d, a in edges if "detach" in a.get("label", "")]
+    assert cuts == [(box[2], box[3])]
+    assert not any(s == box[2] and d == box[3] and "detach" not in a.get("label", "") for s, d, a in edges)
+
+
+def test_elision_keeps_both_ends_and_names_what_it_hides():
+    T, k = 20, 2
+    E, _, hs = rnn_loss(T=T, rho=0.5)
+    E.backward()
+    nodes, edges, _ = parse_dot(viz.draw_graph(E, level="cell", elide=k).source)
+    assert sorted(cells(nodes)) == [1, 2, 19, 20]
+    [elided] = [a["label"] for a in nodes.values() if " steps …" in a.get("label", "")]
+    hidden = [np.linalg.norm(h.grad) for h in hs[k:T - k]]
+    assert "… 16 steps …" in elided and "t = 3 … 18" in elided
+    assert fmt_norm(min(hidden)) in elided and fmt_norm(max(hidden)) in elided
+
+
+def test_elision_at_op_level_merges_the_hidden_steps():
+    E, _, _ = rnn_loss(T=12)
+    E.backward()
+    nodes, edges, clusters = parse_dot(viz.draw_graph(E, elide=2).source)
+    assert clusters == ["t = 1", "t = 2", "t = 11", "t = 12"]
+    [uid] = node_by_label(nodes, "U")
+    labels = [a["label"] for s, _, a in edges if s == uid]
+    assert len(labels) == 5 and sum("8 edges" in x for x in labels) == 1
+
+
+def test_a_too_big_op_graph_says_what_to_do_instead():
+    E, _, _ = rnn_loss(T=120, H=2, D=1, B=1)
+    E.backward()
+    with pytest.raises(viz.GraphTooLargeError, match=r"level='cell'.*elide=k"):
+        viz.draw_graph(E)
+    assert viz.draw_graph(E, level="cell").source          # the cell view fits
+    assert viz.draw_graph(E, elide=3).source                # and so does an elided op view
+    with pytest.raises(viz.GraphTooLargeError, match="elide"):
+        viz.draw_graph(E, level="cell", max_nodes=50)
+
+
+def test_state_grad_norms_needs_named_states():
+    import tinygrad_rnn as tg
+    x = tg.Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match="no tensor named 'h_t'"):
+        viz.state_grad_norms((x * 2).sum())

@@ -1,0 +1,178 @@
+"""The cell view (one box per time step) and elision (hide the middle of a long unroll).
+
+Cell view: every tensor made inside scope `rnn/t=3` collapses into the box
+`t = 3`; everything after the loop (readout, loss) collapses into the loss box.
+An edge between two boxes carries a state: h_t into step t+1, labelled with
+‖∂E/∂h_t‖ = ‖h_t.grad‖, the whole gradient on h_t. An LSTM's C_t travels in a
+lane of its own, labelled ‖∂E/∂C_t‖: side by side, the two lanes show why the
+cell state carries gradient further back than the hidden state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Edge, Node, Picture, reading_order
+from .labels import fmt_norm, norm, shape_text, stats, step_of
+
+STATES = ("h_t", "C_t")   # the tensors a step hands to the next one, by name
+
+
+def cell_picture(root) -> Picture:
+    tensors = reading_order(root)
+    steps = sorted({s for t in tensors if (s := step_of(t.scope))}, key=_lane_order(tensors))
+    cell = {s: f"c{i}" for i, s in enumerate(steps)}
+    state = {}                                   # (step, "h_t") -> the last tensor so named
+    for t in tensors:
+        if t.name in STATES and step_of(t.scope):
+            state[step_of(t.scope), t.name] = t
+
+    def home(t):
+        if t.op is None:
+            return None                          # parameters and inputs are not drawn
+        return cell[step_of(t.scope)] if step_of(t.scope) else "loss"
+
+    nodes = [_cell_node(s, cell[s], state) for s in steps]
+    nodes += [_loss_node(root, tensors), _param_table(tensors)]
+    edges = _state_edges(tensors, home) + _cuts(tensors, home, nodes)
+    return Picture([n for n in nodes if n is not None], edges, root.grad is not None)
+
+
+def _lane_order(tensors):
+    """Lanes (layers) in the order they first appear, then time."""
+    first = {}
+    for t in tensors:
+        if (s := step_of(t.scope)):
+            first.setdefault(s[0], len(first))
+    return lambda s: (first[s[0]], s[1])
+
+
+def _cell_node(step, nid, state) -> Node:
+    h, C = state.get((step, "h_t")), state.get((step, "C_t"))
+    tip = [f"time step {step[1]} ({step[0] or 'no layer name'})"]
+    for t in (h, C):
+        if t is not None:
+            tip.append(f"{t.name} {shape_text(t.shape)} value: {stats(t.data)}")
+            if t.grad is not None:
+                tip.append(f"  ∂E/∂{t.name}: {stats(t.grad)}")
+    ports = ("C", "h") if C is not None else ()
+    hn = norm(h.grad) if h is not None and h.grad is not None else None
+    return Node(nid, "cell", f"t = {step[1]}", "\n".join(tip), step, hn, ports)
+
+
+def _loss_node(root, tensors) -> Node:
+    outside = [t for t in tensors if t.op is not None and not step_of(t.scope)]
+    value = f"\nE = {root.item():.4g}" if root.size == 1 else ""
+    what = "readout + loss" if len(outside) > 1 else "loss"
+    ops = ", ".join(dict.fromkeys(t.op for t in outside))
+    return Node("loss", "loss", f"{what}{value}", f"after the loop: {ops}\nE: {stats(root.data)}")
+
+
+def _param_table(tensors) -> Node | None:
+    """Parameters are not drawn at cell level; list them with ‖∂E/∂p‖ = ‖Σ_t ...‖ instead."""
+    params = sorted((t for t in tensors if t.op is None and t.requires_grad), key=lambda p: p.name)
+    if not params:
+        return None
+    rows = [f"{p.name} {shape_text(p.shape)}" + (f"  ‖∂E/∂{p.name}‖ = {fmt_norm(norm(p.grad))}"
+                                                  if p.grad is not None else "") for p in params]
+    return Node("params", "params", "parameters (shared by all steps)\n" + "\n".join(rows),
+                "each ∂E/∂p is the sum over the time steps of what each step sends back")
+
+
+def _state_edges(tensors, home) -> list[Edge]:
+    """One edge per (box, box, tensor) crossing; a state's label is its total ‖.grad‖."""
+    merged = {}                                   # (src box, dst box, id(tensor)) -> (tensor, grads)
+    for c in tensors:
+        for i, p in enumerate(c.parents):
+            a, b = home(p), home(c)
+            if a is None or b is None or a == b:
+                continue
+            g = c.edge_grads[i] if c.edge_grads is not None else None
+            merged.setdefault((a, b, id(p)), (p, []))[1].append(g)
+    edges = []
+    for (a, b, _), (p, grads) in merged.items():
+        port = p.name[0] if p.name in STATES else ""
+        e = Edge(a, b, tailport=port, headport=port if b != "loss" else "")
+        if p.name in STATES and b != "loss" and p.grad is not None:
+            e.norms = [norm(p.grad)]
+            e.tooltip = f"{p.name} of {p.scope} → next step\n‖∂E/∂{p.name}‖ (all of it): " + stats(p.grad)
+        elif all(g is not None for g in grads):
+            total = np.sum(grads, axis=0)
+            e.norms = [norm(total)]
+            e.tooltip = f"{p.name} → {b}\ngradient along it: {stats(total)}"
+        edges.append(e)
+    return edges
+
+
+def _cuts(tensors, home, nodes) -> list[Edge]:
+    """detach(): a dashed cut from the box that made the value to the box that uses it."""
+    origin = {id(t.data): t for t in tensors if not t._detached and t.op is not None}
+    cuts = []
+    for c in tensors:
+        for p in c.parents:
+            if not p._detached or home(c) is None:
+                continue
+            src = origin.get(id(p.data))
+            if src is None or home(src) is None:
+                nodes.append(Node(f"cut{len(cuts)}", "detached", f"✂ {p.name}.detach()\n"
+                                  f"{shape_text(p.shape)}", "carried in from an earlier chunk"))
+                a = nodes[-1].id
+            else:
+                a = home(src)
+            if a != home(c):
+                cuts.append(Edge(a, home(c), kind="cut", text="✂ detach()",
+                                 tooltip="truncated BPTT: no gradient flows back across this cut"))
+    return cuts
+
+
+def elide_steps(pic: Picture, k: int) -> Picture:
+    """Keep the first k and last k steps of each lane; the middle becomes one "… n steps …" node."""
+    lanes = {}
+    for n in pic.nodes:
+        if n.step:
+            lanes.setdefault(n.step[0], set()).add(n.step[1])
+    new_id, keep, extra = {}, [], {}
+    for lane, ts in lanes.items():
+        ts = sorted(ts)
+        if len(ts) > 2 * k + 1:
+            hidden = set(ts[k:len(ts) - k])
+            for n in pic.nodes:
+                if n.step and n.step[0] == lane and n.step[1] in hidden:
+                    new_id[n.id] = f"elided{len(extra)}"
+            extra[lane] = _elided_node(f"elided{len(extra)}", sorted(hidden), pic.nodes, lane)
+    if not extra:
+        return pic
+    for n in pic.nodes:
+        if n.id not in new_id:
+            keep.append(n)
+        elif extra.get(n.step[0]) is not None:
+            keep.append(extra.pop(n.step[0]))   # in place of the first hidden node
+    return Picture(keep, _merge_edges(pic.edges, new_id), pic.has_grads, pic.note)
+
+
+def _elided_node(nid, hidden, nodes, lane) -> Node:
+    inside = [n for n in nodes if n.step and n.step[0] == lane and n.step[1] in hidden]
+    norms = [n.state_norm for n in inside if n.state_norm is not None]
+    text = f"… {len(hidden)} steps …\nt = {hidden[0]} … {hidden[-1]}"
+    if norms:
+        text += f"\n‖∂E/∂h_t‖ from {fmt_norm(min(norms))}\nto {fmt_norm(max(norms))}"
+    ports = tuple(sorted({p for n in inside for p in n.ports}))
+    return Node(nid, "elided", text, f"{len(hidden)} time steps not drawn", None, None, ports)
+
+
+def _merge_edges(edges, new_id) -> list[Edge]:
+    """Re-point edges at the elided node; edges that now coincide become one (norms kept)."""
+    merged = {}
+    for e in edges:
+        src, dst = new_id.get(e.src, e.src), new_id.get(e.dst, e.dst)
+        if src == dst:
+            continue
+        key = (src, dst, e.tailport, e.headport, e.kind)
+        if key not in merged:
+            merged[key] = Edge(src, dst, list(e.norms), e.kind, e.text, e.tooltip, e.tailport, e.headport)
+        else:
+            m = merged[key]
+            m.norms += e.norms
+            m.tooltip = f"{len(m.norms)} edges drawn as one: ‖·‖ from {fmt_norm(min(m.norms))} " \
+                        f"to {fmt_norm(max(m.norms))}" if m.norms else m.tooltip
+    return list(merged.values())

@@ -1,0 +1,174 @@
+"""Walk the recorded graph into a Picture: nodes, edges and time steps, no Graphviz yet.
+
+The walk is deterministic: nodes are numbered n0, n1, ... in the order a
+depth-first pass from the root first finishes them (each node after all its
+inputs, inputs in argument order). The same computation therefore gives the
+same ids and the same DOT text on every run, unlike ids made from `id()`.
+
+One node per tensor. A tensor made by an op is drawn as that op (`matmul
+(2, 8)`); if a layer named it (`h_t`, `f_t`, `C_t`) the name leads the label.
+Each edge is one argument of one op, drawn in the forward direction (input ->
+op), and carries the norm of the gradient that flowed back along it:
+`child.edge_grads[i]`, recorded by `backward()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .labels import fmt_norm, norm, shape_text, stats, step_of
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str                               # param, input, tensor, op, loss, detached, cell, elided, ...
+    label: str
+    tooltip: str = ""
+    step: tuple[str, int] | None = None     # (lane, t) if made inside a time step
+    state_norm: float | None = None         # ‖∂E/∂h_t‖ if this node is (or holds) h_t
+    ports: tuple[str, ...] = ()             # cell view: "h", "C" lanes
+
+
+@dataclass
+class Edge:
+    src: str
+    dst: str
+    norms: list[float] = field(default_factory=list)  # ‖gradient‖ along it; several once merged
+    kind: str = "grad"                      # grad, nograd (no gradient flows), cut (detach)
+    text: str | None = None                 # a label that replaces the numbers
+    tooltip: str = ""
+    tailport: str = ""
+    headport: str = ""
+
+
+@dataclass
+class Picture:
+    nodes: list[Node]
+    edges: list[Edge]
+    has_grads: bool                         # False before backward(): draw without numbers
+    note: str = ""                          # one line shown under the legend
+
+
+def walk(root) -> list:
+    """Every tensor the root depends on, each after its inputs (iterative DFS post-order)."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            # reversed, so the first argument is finished first
+            stack.extend((p, False) for p in reversed(node.parents) if id(p) not in seen)
+    return order
+
+
+def is_folded(t) -> bool:
+    """A scalar constant (`x * 0.5`) is written into its op's label, not drawn."""
+    return t.op is None and t.name == "const" and t.size == 1 and not t.requires_grad
+
+
+def kind_of(t, root) -> str:
+    if t is root:
+        return "loss"
+    if t.op is None:
+        if t._detached:
+            return "detached"
+        return "param" if t.requires_grad else "input"
+    return "tensor" if t.name != t.op else "op"
+
+
+def label_of(t, kind: str) -> str:
+    shape = shape_text(t.shape)
+    consts = [f"{float(p.data):g}" for p in t.parents if is_folded(p)]
+    op = t.op + (" · " + ", ".join(consts) if consts else "") if t.op else ""
+    if kind == "loss":
+        value = f"\nE = {t.item():.4g}" if t.size == 1 else ""
+        return f"{t.name if t.name != t.op else 'loss'}\n{op} {shape}{value}"
+    if kind == "param":
+        grad = f"\n‖∂E/∂{t.name}‖ = {fmt_norm(norm(t.grad))}" if t.grad is not None else ""
+        return f"{t.name}\n{shape}{grad}"
+    if kind == "detached":
+        return f"✂ {t.name}.detach()\n{shape}"
+    if kind == "input":
+        return f"{'input' if t.name == 'tensor' else t.name}\n{shape}"
+    if kind == "tensor":
+        return f"{t.name}\n{op} {shape}"
+    return f"{op}\n{shape}"
+
+
+def tooltip_of(t) -> str:
+    lines = [f"{t.name}: {t.op or 'leaf'} {shape_text(t.shape)} {t.dtype}",
+             f"value: {stats(t.data)}"]
+    if t.grad is not None:
+        lines.append(f"grad ∂E/∂{t.name}: {stats(t.grad)}")
+    if t.scope:
+        lines.append(f"scope: {t.scope}")
+    return "\n".join(lines)
+
+
+def op_picture(root) -> Picture:
+    """The op-level view: every tensor a node, every argument an edge."""
+    tensors = reading_order(root)
+    ids = {id(t): f"n{i}" for i, t in enumerate(tensors)}
+    edges = [_edge(p, t, i, ids) for t in tensors for i, p in enumerate(t.parents) if id(p) in ids]
+    edges += _detach_cuts(tensors, ids)
+    nodes = []
+    for t in tensors:
+        kind = kind_of(t, root)
+        node = Node(ids[id(t)], kind, label_of(t, kind), tooltip_of(t), step_of(t.scope))
+        if t.name == "h_t" and t.grad is not None:
+            node.state_norm = norm(t.grad)
+        if kind == "param" and t.grad is not None:
+            _show_fan_in(node, t, tensors)
+        nodes.append(node)
+    return Picture(nodes, edges, any(t.edge_grads is not None for t in tensors))
+
+
+def reading_order(root) -> list:
+    """The drawn tensors: leaves from before the loop, then the steps by t, then the rest.
+
+    Python's sort is stable, so inside a step the walk's order (inputs first) stays.
+    """
+    return sorted((t for t in walk(root) if not is_folded(t)), key=_time_key)
+
+
+def _time_key(t) -> tuple:
+    step = step_of(t.scope)
+    if step:
+        return (1, step[0], step[1])
+    return (0, "", 0) if t.op is None else (2, "", 0)
+
+
+def _edge(p, t, i, ids) -> Edge:
+    """Argument i of op t: the gradient sent back to p along it is t.edge_grads[i]."""
+    g = t.edge_grads[i] if t.edge_grads is not None else None
+    where = f"{p.name} → {t.name} (argument {i} of {t.op}{', ' + t.scope if t.scope else ''})"
+    if g is None:
+        return Edge(ids[id(p)], ids[id(t)], kind="grad" if p.requires_grad else "nograd", tooltip=where)
+    return Edge(ids[id(p)], ids[id(t)], [norm(g)], tooltip=f"{where}\ngradient along it: {stats(g)}")
+
+
+def _show_fan_in(node: Node, param, tensors) -> None:
+    """A shared weight: ∂E/∂U is the sum of what each use sends back (Σ_t, the `+=`)."""
+    uses = [(t, g) for t in tensors if t.edge_grads is not None
+            for p, g in zip(t.parents, t.edge_grads) if p is param and g is not None]
+    if len(uses) > 1:
+        node.label += f"\n= Σ over its {len(uses)} edges"
+    lines = [f"  {t.op} in {t.scope or 'top level'}: {fmt_norm(norm(g))}" for t, g in uses]
+    node.tooltip += "\ncontribution of each edge ‖·‖:\n" + "\n".join(lines)
+    node.tooltip += f"\ntheir sum (as arrays): ‖∂E/∂{param.name}‖ = {fmt_norm(norm(param.grad))}"
+
+
+def _detach_cuts(tensors, ids) -> list[Edge]:
+    """A detach() leaf shares its array with the tensor it was cut from: draw that cut."""
+    by_data = {id(t.data): t for t in tensors if not t._detached}
+    cuts = []
+    for t in tensors:
+        src = by_data.get(id(t.data)) if t._detached else None
+        if src is not None:
+            cuts.append(Edge(ids[id(src)], ids[id(t)], kind="cut", text="✂ detach()",
+                             tooltip="truncated BPTT: no gradient flows back across this cut"))
+    return cuts

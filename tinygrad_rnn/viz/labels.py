@@ -1,0 +1,58 @@
+"""Small text helpers shared by the op and cell views: numbers, stats, time steps.
+
+Every number the picture shows goes through `fmt_norm`, so a label reads the
+same everywhere: three significant digits in scientific notation (`1.23e-04`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+_STEP = re.compile(r"t=(\d+)")
+
+
+def fmt_norm(x: float) -> str:
+    """‖g‖ as printed on an edge: 3 significant digits, scientific notation."""
+    return f"{x:.2e}"
+
+
+def norm(arr) -> float:
+    """The Euclidean (Frobenius) norm of a gradient, as a Python float."""
+    return float(np.sqrt(np.sum(np.square(arr, dtype=np.float64))))
+
+
+def stats(arr) -> str:
+    """'min … max … mean … norm …' of an array, for tooltips (no arrays printed)."""
+    a = np.asarray(arr, dtype=np.float64)
+    if a.size == 0:
+        return "empty"
+    return (f"min {a.min():.3g}  max {a.max():.3g}  mean {a.mean():.3g}  "
+            f"norm {fmt_norm(norm(a))}")
+
+
+def shape_text(shape) -> str:
+    """(2, 8) -> '(2, 8)'; a scalar -> '()'."""
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def step_of(scope: str) -> tuple[str, int] | None:
+    """The time step a scope belongs to: 'rnn/t=3/forget_gate' -> ('rnn', 3).
+
+    The first path segment of the form 't=N' marks the step; what comes before
+    it names the lane (the layer). Scopes without such a segment are outside
+    any time step (parameters, the readout, the loss) and return None.
+    """
+    parts = scope.split("/") if scope else []
+    for j, part in enumerate(parts):
+        m = _STEP.fullmatch(part)
+        if m:
+            return "/".join(parts[:j]), int(m.group(1))
+    return None
+
+
+def step_title(step: tuple[str, int], several_lanes: bool) -> str:
+    """A cluster's label: 't = 3', or 'lstm · t = 3' when several layers are drawn."""
+    lane, t = step
+    return f"{lane} · t = {t}" if several_lanes and lane else f"t = {t}"

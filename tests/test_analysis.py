@@ -87,8 +87,10 @@ def test_step_jacobian_takes_a_plain_function_and_keeps_parameter_grads():
     np.testing.assert_array_equal(cell.U.grad, np.full((4, 4), 7.0))
     assert cell.W.grad is None
     U = np.random.default_rng(4).normal(size=(4, 4))
-    linear = lambda x_t, h: h @ tg.Tensor(U)     # h_t = h_{t-1} U: J_t = U at every step
+    U_t = tg.Tensor(U, requires_grad=True)
+    linear = lambda x_t, h: h @ U_t              # h_t = h_{t-1} U: J_t = U at every step
     Js, _ = analysis.step_jacobians(linear, np.zeros((5, 2)), h0=np.ones(4))
+    assert U_t.grad is None                      # a captured weight is left alone too
     np.testing.assert_allclose(analysis.jacobian_products(Js)[0], np.linalg.matrix_power(U, 5),
                                rtol=1e-12)
 

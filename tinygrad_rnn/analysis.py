@@ -57,6 +57,18 @@ def state_grad_norms(states) -> np.ndarray:
     return np.array([0.0 if h.grad is None else float(np.linalg.norm(h.grad)) for h in states])
 
 
+def _walk(root: Tensor):
+    """Every tensor behind `root` (itself included), each once."""
+    seen, stack = {id(root)}, [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        for p in node.parents:
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+
+
 def param_edge_grads(root: Tensor, param: Tensor) -> dict[str, np.ndarray]:
     """What each use of a shared parameter sent back to it: {scope: gradient}.
 
@@ -66,16 +78,11 @@ def param_edge_grads(root: Tensor, param: Tensor) -> dict[str, np.ndarray]:
     (e.g. "rnn/t=3"); their sum is `param.grad`. Needs record_edge_grads (the default).
     Two uses in one scope are added together.
     """
-    out, seen, stack = {}, {id(root)}, [root]
-    while stack:
-        node = stack.pop()
-        for i, p in enumerate(node.parents):
-            if p is param and node.edge_grads is not None and node.edge_grads[i] is not None:
-                g = node.edge_grads[i]
+    out = {}
+    for node in _walk(root):
+        for p, g in zip(node.parents, node.edge_grads or ()):
+            if p is param and g is not None:
                 out[node.scope] = out[node.scope] + g if node.scope in out else g
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
     return out
 
 
@@ -88,18 +95,19 @@ def step_jacobian(cell, x_t, h_prev) -> tuple[np.ndarray, np.ndarray]:
     gives row j of the textbook Jacobian on h_{t-1}.grad: ∂h_t[j]/∂h_{t-1}[i] for
     every i. All H seeds go in one backward: the batch holds H copies of the step
     and copy j is seeded with e_j (the seed is the identity matrix).
-    A Module cell's parameter gradients are left as they were.
+    The cell's own weights (any other leaf that requires grad) keep the `.grad` they had.
     Returns (J_t in the gradient layout J[i, j] = ∂h_t[j]/∂h_{t-1}[i], h_t (H,)).
     """
     x_t, h_prev = np.asarray(x_t).reshape(1, -1), np.asarray(h_prev).reshape(1, -1)
     H = h_prev.shape[1]
-    params = cell.parameters() if hasattr(cell, "parameters") else []
-    saved = [p.grad for p in params]
     h = Tensor(np.repeat(h_prev, H, axis=0), requires_grad=True, name="h_{t-1}")   # (H, H)
     h_t = cell(Tensor(np.repeat(x_t, H, axis=0)), h)                             # (H, H)
+    weights = [(w, w.grad) for w in _walk(h_t) if w.op is None and w.requires_grad and w is not h]
     h_t.backward(np.eye(H, dtype=h_t.dtype))   # copy j seeded with e_j
-    for p, g in zip(params, saved):
-        p.grad = g
+    for w, g in weights:
+        w.grad = g
+    if h.grad is None:                         # h_t does not depend on h_{t-1} at all
+        return np.zeros((H, H), h_t.dtype), h_t.data[0]
     return h.grad.T, h_t.data[0]               # h.grad[j, i] = ∂h_t[j]/∂h_{t-1}[i]
 
 

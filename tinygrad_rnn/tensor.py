@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 from functools import partial
 
 import numpy as np
@@ -25,6 +26,7 @@ from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeErr
 #   stamps `t` with a fresh tick. If an input's stamp is newer than the op that
 #   read it, that op's VJP would use the wrong values, so backward() refuses.
 _TICK = itertools.count()
+_DATA = operator.attrgetter("_data")   # map(_DATA, tensors): their arrays, without a Python loop
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -248,7 +250,7 @@ class Tensor:
                 parents, params, y = node._parents, node._params, node._data
                 if node._freed or node._version > node._tick or any(p._version > node._tick for p in parents):
                     node._refuse_backward()
-                xs = [p._data for p in parents]
+                xs = list(map(_DATA, parents))
                 vjps = op.vjps if type(op.vjps) is tuple else [partial(op.vjps, i) for i in range(len(xs))]
                 edges = []
                 for p, x, vjp in zip(parents, xs, vjps):
@@ -328,7 +330,7 @@ def _reverse_topological(root: Tensor) -> list[Tensor]:
 def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     """Run `op` forward on the inputs' arrays and record it in the graph."""
     try:
-        y = op.forward(*[t._data for t in inputs], **params)
+        y = op.forward(*map(_DATA, inputs), **params)
     except (ValueError, IndexError, TypeError) as e:
         shapes = " and ".join(str(t.shape) for t in inputs)
         raise ShapeError(f"{op.name}: inputs of shapes {shapes}{_describe(params)} do not "

@@ -209,7 +209,7 @@ def parse_args(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=DEFAULT_DATA, help="a plain-text file (default: %(default)s)")
     ap.add_argument("--steps", type=int, default=None,
-                    help="total training steps, counting those of a resumed run (default 3000; --quick 200)")
+                    help="total training steps, counting those of a resumed run (default 5000; --quick 200)")
     ap.add_argument("--hidden", type=int, default=100, help="hidden size H (default 100)")
     ap.add_argument("--seq-length", type=int, default=25, help="characters per chunk (default 25)")
     ap.add_argument("--lr", type=float, default=0.1, help="Adagrad learning rate (default 0.1)")
@@ -226,7 +226,7 @@ def parse_args(argv=None):
     ap.add_argument("--no-figures", action="store_true", help="skip the loss plot and the graph")
     args = ap.parse_args(argv)
     if args.steps is None:
-        args.steps = 200 if args.quick else 3000
+        args.steps = 200 if args.quick else 5000
     if args.sample_every is None:
         args.sample_every = 100 if args.quick else 1000
     for name in ("steps", "hidden", "seq_length", "sample_every", "save_every"):
@@ -296,14 +296,14 @@ def main(argv=None) -> dict:
     print(f"checkpoint: {ckpt}")
     print(f"sample at step {step}:\n----\n{final_sample}\n----")
 
-    figures = {} if args.no_figures else write_figures(args.out, model, data, p, h, history)
+    figures = {} if args.no_figures else write_figures(args.out, model, data, p, h, history, T)
     return {"steps": step, "trained_steps": trained, "seconds": seconds, "start_loss": start_loss,
             "smooth_loss": smooth_loss, "losses": losses, "history": history, "samples": samples,
             "final_sample": final_sample, "checkpoint": ckpt, "vocab_size": V, "figures": figures}
 
 
 # ---- figures ---------------------------------------------------------------
-def write_figures(out, model, data, p, h, history) -> dict:
+def write_figures(out, model, data, p, h, history, seq_length) -> dict:
     """The smooth-loss curve, and the cell-level graph of one chunk with ‖∂E/∂h_t‖ on its edges."""
     figures = {}
     try:
@@ -316,7 +316,7 @@ def write_figures(out, model, data, p, h, history) -> dict:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot([s for s, _ in history], [l for _, l in history])
         ax.set_xlabel("step")
-        ax.set_ylabel("smooth loss (nats per 25 characters)")
+        ax.set_ylabel(f"smooth loss (nats per {seq_length} characters)")
         ax.set_title("char-RNN on " + os.path.basename(data.path))
         ax.grid(alpha=0.3)
         fig.tight_layout()
@@ -325,7 +325,7 @@ def write_figures(out, model, data, p, h, history) -> dict:
         plt.close(fig)
 
     # One more chunk, this time recording every edge's gradient, for the picture.
-    if p + 26 >= len(data.ids):
+    if p + 11 >= len(data.ids):
         p = 0
     T = min(10, len(data.ids) - p - 1)
     loss, _ = chunk_loss(model, data.ids[p:p + T], data.ids[p + 1:p + T + 1], h)

@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from .sparse import SparseGrad
+
 
 @dataclass(frozen=True)
 class Op:
@@ -50,7 +52,9 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if stretched:
         g = g.sum(axis=stretched, keepdims=True)
-    return g.reshape(shape)
+    if g.shape != shape:    # a VJP returned the wrong layout: never reshape it silently
+        raise ValueError(f"unbroadcast: a gradient of shape {g.shape} cannot be summed to {shape}")
+    return g
 
 
 def _mT(a: np.ndarray) -> np.ndarray:
@@ -92,15 +96,9 @@ def _max_vjp(g, y, x, axis, keepdims):
 
 
 def _getitem_vjp(g, y, x, index):
-    # Scatter g back to where it was read from. Integer arrays may repeat an
-    # element (x[[0, 0]] reads row 0 twice), so they need np.add.at to sum;
-    # ints and slices never repeat, and plain assignment is ~10x faster.
-    out = np.zeros_like(x)
-    if any(isinstance(i, np.ndarray) for i in index):
-        np.add.at(out, index, g)
-    else:
-        out[index] = g
-    return out
+    # Scatter g back to where it was read from: zero elsewhere. Kept sparse
+    # (see sparse.py): T reads x[:, t] then cost O(x) in backward, not O(T·x).
+    return SparseGrad(x.shape, x.dtype, [(index, g)])
 
 
 def _cat_vjp(i, g, y, *xs, axis):

@@ -26,6 +26,7 @@ from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeErr
 #   stamps `t` with a fresh tick. If an input's stamp is newer than the op that
 #   read it, that op's VJP would use the wrong values, so backward() refuses.
 _TICK = itertools.count()
+_LAST_WRITE = [-1]                     # tick of the latest `.data` write anywhere
 _DATA = operator.attrgetter("_data")   # map(_DATA, tensors): their arrays, without a Python loop
 
 
@@ -81,7 +82,7 @@ class Tensor:
     @data.setter
     def data(self, value):
         # `p.data -= lr * p.grad` lands here too: Python re-assigns after `-=`.
-        self._version = next(_TICK)
+        self._version = _LAST_WRITE[0] = next(_TICK)
         self._data = _as_array(value)
 
     shape = property(lambda self: self._data.shape)
@@ -240,16 +241,15 @@ class Tensor:
         try:
             while heap:
                 node = heapq.heappop(heap)[1]
+                op, parents, params, y = node._op, node._parents, node._params, node._data
+                if op is not None and (node._freed or _LAST_WRITE[0] > node._tick):
+                    node._check_backward_allowed()  # is it freed? was an input written since?
                 g, node._pending = node._pending, None
-                if not g.flags.writeable:   # a broadcast view or numpy scalar: make .grad a real array
-                    g = np.array(g)
+                if type(g) is not np.ndarray or not g.flags.writeable:
+                    g = np.array(g)         # a numpy scalar, broadcast view or SparseGrad: make it real
                 node.grad = g if node.grad is None else node.grad + g
-                op = node._op
                 if op is None:
                     continue                # a leaf: nothing to propagate
-                parents, params, y = node._parents, node._params, node._data
-                if node._freed or node._version > node._tick or any(p._version > node._tick for p in parents):
-                    node._refuse_backward()
                 xs = list(map(_DATA, parents))
                 vjps = op.vjps if type(op.vjps) is tuple else [partial(op.vjps, i) for i in range(len(xs))]
                 edges = []
@@ -294,7 +294,7 @@ class Tensor:
                              f"shape {self.shape}; they must be equal")
         return grad
 
-    def _refuse_backward(self):
+    def _check_backward_allowed(self):
         if self._freed:
             raise GraphError(
                 f"backward(): the graph through {self._op.name}{where(self.scope)} was "

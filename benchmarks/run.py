@@ -185,7 +185,7 @@ def main(argv=None):
 
 
 def run_extras(args) -> dict:
-    """Peak memory, the long unroll and render times (each its own module)."""
+    """Peak memory, the long unroll, the allocator's share and render times (each its own module)."""
     from benchmarks import long_unroll, memory
     extras = {}
     size = "tiny" if args.quick else "medium"
@@ -196,6 +196,9 @@ def run_extras(args) -> dict:
     extras["long_unroll"] = long_unroll.measure(lengths=lengths, repeats=1 if args.quick else 3,
                                                 models=args.models)
     if not args.quick:
+        print("[allocator: default vs tuned glibc malloc, medium]", file=sys.stderr, flush=True)
+        from benchmarks import allocator
+        extras["allocator"] = allocator.compare("medium", args.dtypes[0])
         extras["render"] = render_times()
     return extras
 

@@ -93,9 +93,12 @@ class Optimizer:
         self.state = states
 
 
-def _check(cond: bool, name: str, what: str, value) -> None:
+_LR_HINT = "; lr is the step size in p <- p - lr·g: a small positive number, e.g. 0.1 for SGD, 1e-3 for Adam"
+
+
+def _check(cond: bool, name: str, what: str, value, hint: str = "") -> None:
     if not cond:
-        raise ValueError(f"{name}: {what}, got {value!r}")
+        raise ValueError(f"{name}: {what}, got {value!r}{hint}")
 
 
 class SGD(Optimizer):
@@ -109,7 +112,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
                  dampening: float = 0.0, nesterov: bool = False):
-        _check(lr > 0, "SGD", "lr must be > 0", lr)
+        _check(lr > 0, "SGD", "lr must be > 0", lr, _LR_HINT)
         _check(momentum >= 0, "SGD", "momentum must be >= 0", momentum)
         _check(weight_decay >= 0, "SGD", "weight_decay must be >= 0", weight_decay)
         _check(not nesterov or (momentum > 0 and dampening == 0), "SGD",
@@ -144,7 +147,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr: float = 0.01, eps: float = 1e-10, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0):
-        _check(lr > 0, "Adagrad", "lr must be > 0", lr)
+        _check(lr > 0, "Adagrad", "lr must be > 0", lr, _LR_HINT)
         _check(eps >= 0, "Adagrad", "eps must be >= 0", eps)
         _check(lr_decay >= 0, "Adagrad", "lr_decay must be >= 0", lr_decay)
         _check(weight_decay >= 0, "Adagrad", "weight_decay must be >= 0", weight_decay)
@@ -174,7 +177,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
-        _check(lr > 0, "Adam", "lr must be > 0", lr)
+        _check(lr > 0, "Adam", "lr must be > 0", lr, _LR_HINT)
         _check(eps >= 0, "Adam", "eps must be >= 0", eps)
         _check(len(betas) == 2 and all(0 <= b < 1 for b in betas), "Adam",
                "betas must be two numbers in [0, 1)", betas)

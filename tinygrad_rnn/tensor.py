@@ -16,7 +16,7 @@ import numpy as np
 
 from . import ops
 from .context import _ANOMALY, _GRAD_ENABLED, _RECORD_EDGES, _SCOPE, get_default_dtype
-from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError, where
+from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError, fit_hint, where
 
 # One clock ticks at every event: a tensor being made, or its `.data` written.
 # - Creation order is a topological order (an op's inputs exist before it), so
@@ -34,10 +34,14 @@ def _as_array(data, dtype=None) -> np.ndarray:
     """Python numbers and lists take the default float dtype; numpy arrays keep theirs."""
     if isinstance(data, Tensor):
         data = data._data
-    if isinstance(data, (np.ndarray, np.generic)):
-        arr = np.asarray(data, dtype=dtype)
+    if isinstance(data, (np.ndarray, np.generic)):   # cast numbers only: never complex or str to float
+        arr = np.asarray(data, dtype=dtype if data.dtype.kind in "biuf" else None)
     else:
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:                        # a ragged list: [[1, 2], [3]]
+            raise ShapeError(f"Tensor: cannot make an array from this {type(data).__name__} ({e}); "
+                             "every row of a nested list must have the same length") from None
         if arr.dtype.kind in "biuf":
             arr = arr.astype(dtype or get_default_dtype())
     if arr.dtype.kind not in "biuf":
@@ -263,7 +267,7 @@ class Tensor:
                     if gp.dtype is not x.dtype and gp.dtype != x.dtype:
                         gp = gp.astype(x.dtype)
                     if anomaly:
-                        _check_finite(gp, f"backward of {node._op.name}", node, p)
+                        _check_finite(gp, f"backward of {node._op.name}", node, *parents, grad_of=(p, g))
                     edges.append(gp)
                     if p._pending is None:      # first share to reach p: schedule it
                         p._pending = gp
@@ -284,7 +288,8 @@ class Tensor:
                              "requires_grad=True (and not under no_grad())")
         if grad is None:
             if self.size != 1:
-                raise GraphError(f"backward(): the root has shape {self.shape}; an implicit "
+                raise GraphError(f"backward(): the root ({self.name}{where(self.scope)}) has shape "
+                                 f"{self.shape}; an implicit "
                                  "gradient exists only for a scalar. Reduce it first "
                                  "(.sum(), .mean()) or pass grad= of the same shape")
             return np.ones_like(self._data)
@@ -334,7 +339,7 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     except (ValueError, IndexError, TypeError) as e:
         shapes = " and ".join(str(t.shape) for t in inputs)
         raise ShapeError(f"{op.name}: inputs of shapes {shapes}{_describe(params)} do not "
-                         f"fit ({e}){where(_SCOPE.get())}") from None
+                         f"fit ({e}){where(_SCOPE.get())}; {fit_hint(op.name)}") from None
     out = Tensor.__new__(Tensor)
     out._data = y if type(y) is np.ndarray else np.asarray(y)
     for t in inputs:
@@ -348,13 +353,39 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     return out
 
 
-def _check_finite(arr, what, node, *inputs):
+def _check_finite(arr, what, node, *inputs, grad_of=None):
+    """Under detect_anomaly(): raise if `arr` holds a NaN/Inf, naming the op, its scope,
+    and each input's shape, finite range and non-finite count (in backward, also the
+    upstream gradient ∂E/∂y and which input's gradient went bad)."""
     if np.all(np.isfinite(arr)):
         return
-    ranges = ", ".join(f"'{t.name}' {t.shape} in [{np.nanmin(t._data):.3g}, {np.nanmax(t._data):.3g}]"
-                       if t.size else f"'{t.name}' {t.shape}" for t in inputs)
-    raise AnomalyError(f"detect_anomaly: {what}{where(node.scope)} produced "
-                       f"{'NaN' if np.isnan(arr).any() else 'Inf'}; inputs: {ranges}")
+    bad = "NaN" if np.isnan(arr).any() else "Inf"
+    arrays = [(f"'{t.name}'", t._data) for t in inputs]
+    if grad_of is not None:
+        what += f" (the gradient for its input '{grad_of[0].name}')"
+        arrays.append((f"upstream gradient ∂E/∂'{node.name}'", grad_of[1]))
+    summaries = ", ".join(_summary(label, a) for label, a in arrays)
+    if not all(np.all(np.isfinite(a)) for _, a in arrays):
+        advice = ("An input already held it: look for the op that made it, or check the data "
+                  "with np.isfinite")
+    elif grad_of is not None:
+        advice = ("The gradient became non-finite here from finite values (an explosion, or an op "
+                  "at the edge of its domain such as sqrt at 0): clip it (nn.clip_grad_norm_), lower "
+                  "the learning rate, or shrink U's spectral radius")
+    else:
+        advice = ("This op made it from finite inputs: keep them in its domain (log and pow of "
+                  "positive values, no division by 0, no exp overflow)")
+    raise AnomalyError(f"detect_anomaly: {what}{where(node.scope)} produced {bad}; "
+                       f"inputs: {summaries}. {advice}")
+
+
+def _summary(label: str, a: np.ndarray) -> str:
+    """"'x' (2, 6, 3) in [-2.33, 1.37] with 1 NaN": the shape, the finite range, the non-finite count."""
+    finite = a[np.isfinite(a)]
+    text = f"{label} {a.shape}" + (f" in [{finite.min():.3g}, {finite.max():.3g}]" if finite.size else "")
+    counts = [f"{n} {kind}" for n, kind in ((int(np.isnan(a).sum()), "NaN"), (int(np.isinf(a).sum()), "Inf"))
+              if n]
+    return text + (" with " + " and ".join(counts) if counts else "")
 
 
 def _describe(params) -> str:

@@ -53,7 +53,8 @@ def _targets(targets, logits: Tensor) -> np.ndarray:
     if bad.any():
         pos = [tuple(int(i) for i in p) for p in np.argwhere(bad)[:5]]
         raise ValueError(f"cross_entropy: targets {t[bad][:5].tolist()} at positions {pos} are "
-                         f"outside the {K} classes [0, {K - 1}] of logits {logits.shape}{here}")
+                         f"outside the {K} classes [0, {K - 1}] of logits {logits.shape}{here}; "
+                         "the logits need one column per class (K > the largest target)")
     return t
 
 

@@ -67,7 +67,8 @@ class Embedding(Module):
         if bad.size:
             raise IndexError(f"Embedding({self.num_embeddings}, {self.embedding_dim}): indices "
                              f"{bad[:5].tolist()} are outside [0, {self.num_embeddings - 1}] "
-                             f"(indices of shape {idx.shape}){where(current_scope())}")
+                             f"(indices of shape {idx.shape}){where(current_scope())}; the table "
+                             "needs a row per token: num_embeddings > the largest index")
         return self.weight[idx]                     # (*idx.shape, dim)
 
     def extra_repr(self) -> str:

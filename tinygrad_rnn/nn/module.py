@@ -101,7 +101,10 @@ class Module:
                 problems.append(f"'{k}': checkpoint shape {np.shape(state[k])} != model shape {p.shape}")
         if problems:
             # RuntimeError as PyTorch (a KeyError would print its message in quotes).
-            raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+            raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems)
+                               + ". The checkpoint comes from another model: build this one with the "
+                               "layers and sizes it was saved with (strict=False skips missing and "
+                               "unexpected keys)")
         for k, p in params.items():
             if k in state:
                 p.data = np.array(state[k], dtype=p.dtype)

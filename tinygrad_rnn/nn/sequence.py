@@ -101,13 +101,14 @@ class _Recurrent(Module):
         return self.cells[0].parameters()[0].dtype
 
     def _check_input(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), dtype=self.dtype)
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), name="x", dtype=self.dtype)
         if x.ndim != 3:
             raise ShapeError(f"{self._who()}: expected a batch-first input (B, T, D) = (batch, time, "
                              f"features), got shape {x.shape}; for one sequence (T, D) pass x[None]")
         if x.shape[2] != self.input_size:
             raise ShapeError(f"{self._who()}: input of shape {x.shape} has {x.shape[2]} features, "
-                             f"but the layer was built with input_size={self.input_size}")
+                             f"but the layer was built with input_size={self.input_size}; give x "
+                             f"{self.input_size} features or build the layer with input_size={x.shape[2]}")
         if x.shape[1] == 0:
             raise ShapeError(f"{self._who()}: input of shape {x.shape} has no time steps (T = 0); "
                              "a sequence needs at least one step")

@@ -19,6 +19,7 @@ from .context import (
 )
 from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
 from .gradcheck import GradcheckError, gradcheck
+from .monitor import GradientExplosionError, GradientExplosionWarning, GradientMonitor
 from .random import manual_seed
 from .tensor import Tensor, cat, stack
 
@@ -29,4 +30,5 @@ __all__ = [
     "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
     "gradcheck", "GradcheckError", "ShapeError", "GraphError", "InplaceModificationError",
     "AnomalyError", "manual_seed", "nn", "optim", "viz", "save", "load", "CheckpointError",
+    "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
 ]

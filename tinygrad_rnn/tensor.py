@@ -288,7 +288,7 @@ class Tensor:
                              "requires_grad=True (and not under no_grad())")
         if grad is None:
             if self.size != 1:
-                raise GraphError(f"backward(): the root ({self.name}{where(self.scope)}) has shape "
+                raise GraphError(f"backward(): the root '{self.name}'{where(self.scope)} has shape "
                                  f"{self.shape}; an implicit "
                                  "gradient exists only for a scalar. Reduce it first "
                                  "(.sum(), .mean()) or pass grad= of the same shape")

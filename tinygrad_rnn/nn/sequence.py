@@ -101,7 +101,11 @@ class _Recurrent(Module):
         return self.cells[0].parameters()[0].dtype
 
     def _check_input(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), name="x", dtype=self.dtype)
+        if not isinstance(x, Tensor):
+            try:
+                x = Tensor(x, name="x", dtype=self.dtype)
+            except TypeError as e:
+                raise TypeError(f"{self._who()}: the input x must be numbers (B, T, D): {e}") from None
         if x.ndim != 3:
             raise ShapeError(f"{self._who()}: expected a batch-first input (B, T, D) = (batch, time, "
                              f"features), got shape {x.shape}; for one sequence (T, D) pass x[None]")

@@ -163,3 +163,16 @@ def test_bad_arguments_are_explained():
         viz.draw_graph(E, level="cells")
     with pytest.raises(ValueError, match="elide must be a positive int"):
         viz.draw_graph(E, elide=0)
+
+
+def test_bigger_graphs_place_edge_labels_after_layout():
+    # An inline label doubles dot's ranks; past INLINE_LABELS_UP_TO nodes labels become xlabels.
+    E, _, _ = rnn_loss(T=20)
+    E.backward()
+    nodes, edges, _ = parse_dot(viz.draw_graph(E).source)
+    assert len(nodes) > viz.dot.INLINE_LABELS_UP_TO
+    assert not any("label" in a for _, _, a in edges)
+    numbers = [a["xlabel"] for _, _, a in edges if "xlabel" in a]
+    expected = [t.edge_grads[i] for t in viz.graph.walk(E) if t.edge_grads
+                for i in range(len(t.parents)) if t.edge_grads[i] is not None]
+    assert len(numbers) == len(expected)

@@ -21,7 +21,7 @@ from .labels import fmt_norm, norm, step_of
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
 
 
-def draw_graph(root, level: str = "op", *, elide: int | None = None, max_nodes: int = 600,
+def draw_graph(root, level: str = "op", *, elide: int | None = None, max_nodes: int = 250,
                title: str | None = None, legend: bool = True):
     """The graph that made `root` as a graphviz.Digraph.
 

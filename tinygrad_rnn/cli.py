@@ -2,7 +2,7 @@
 
     tinygrad-rnn                                     # the default picture: a vanishing gradient
     tinygrad-rnn render --cell lstm --steps 30 --level cell -o lstm.svg
-    tinygrad-rnn plot --steps 30 --spectral-radius 0.5 1.0 1.5 -o flow.png
+    tinygrad-rnn plot --steps 30 --spectral-radius 0.5 1.0 3.0 -o flow.png
 
 The task: random inputs x (B, T, D), a recurrent layer, a linear readout and a
 cross-entropy loss on the LAST step only (by default). Then E depends on h_t only
@@ -139,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", parents=[task], help="plot ‖∂E/∂h_t‖ against t for several radii",
                                description="Gradient flow: ‖∂E/∂h_t‖ against t, log scale, one line "
                                            "per spectral radius (needs matplotlib).")
-    plot.add_argument("--spectral-radius", "-r", type=radius, nargs="+", default=[0.5, 1.0, 1.5],
-                      metavar="R", help="one or more radii (default: 0.5 1.0 1.5)")
+    plot.add_argument("--spectral-radius", "-r", type=radius, nargs="+", default=[0.5, 1.0, 1.5, 3.0],
+                      metavar="R", help="one or more radii (default: 0.5 1.0 1.5 3.0)")
     plot.add_argument("--output", "-o", type=plot_path, default=Path("gradient_flow.png"), metavar="PATH",
                       help="output image: .png, .svg or .pdf (default: gradient_flow.png)")
     return parser

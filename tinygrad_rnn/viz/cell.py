@@ -75,8 +75,8 @@ def _param_table(tensors) -> Node | None:
         return None
     rows = [f"{p.name} {shape_text(p.shape)}" + (f"  ‖∂E/∂{p.name}‖ = {fmt_norm(norm(p.grad))}"
                                                   if p.grad is not None else "") for p in params]
-    return Node("params", "params", "parameters (shared by all steps)\n" + "\n".join(rows),
-                "each ∂E/∂p is the sum over the time steps of what each step sends back")
+    return Node("params", "params", "parameters and ‖∂E/∂p‖\n" + "\n".join(rows),
+                "a weight shared by the steps gets ∂E/∂p = the sum over the steps of what each sends back")
 
 
 def _state_edges(tensors, home) -> list[Edge]:

@@ -114,3 +114,23 @@ def test_state_grad_norms_needs_named_states():
     x = tg.Tensor(np.ones(2), requires_grad=True)
     with pytest.raises(ValueError, match="no tensor named 'h_t'"):
         viz.state_grad_norms((x * 2).sum())
+
+
+def test_two_truncated_bptt_chunks_of_one_layer_are_two_lanes_joined_by_a_cut():
+    # Each call of the layer counts t = 1, 2 again; the chunks must not be drawn merged.
+    import tinygrad_rnn as tg
+    tg.manual_seed(0)
+    rnn = tg.nn.RNN(3, 4)
+    x = np.random.default_rng(0).standard_normal((2, 4, 3))
+    out1, h1 = rnn(x[:, :2])
+    out2, h2 = rnn(x[:, 2:], h1.detach())
+    E = (out1 * out1).sum() + (h2 * h2).sum()
+    E.backward()
+    _, _, clusters = parse_dot(viz.draw_graph(E).source)
+    assert clusters == ["rnn · t = 1", "rnn · t = 2", "rnn (2) · t = 1", "rnn (2) · t = 2"]
+    nodes, edges, _ = parse_dot(viz.draw_graph(E, level="cell").source)
+    box = {a["label"]: i for i, a in nodes.items() if i.startswith("c")}
+    cuts = [(s, d) for s, d, a in edges if "detach" in a.get("label", "")]
+    assert cuts == [(box["rnn · t = 2"], box["rnn (2) · t = 1"])]
+    chunk2 = rnn.states                                   # h_1, h_2 of the last call
+    assert viz.state_grad_norms(E, lane="rnn (2)") == [np.linalg.norm(h.grad) for h in chunk2]

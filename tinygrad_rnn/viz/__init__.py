@@ -15,8 +15,8 @@ from pathlib import Path
 
 from .cell import cell_picture, elide_steps
 from .errors import GraphTooLargeError, GraphvizNotFoundError
-from .graph import is_folded, op_picture, walk
-from .labels import fmt_norm, norm, step_of
+from .graph import is_folded, op_picture, reading_order, time_steps, walk
+from .labels import fmt_norm, norm
 
 FORMATS = ("svg", "png", "pdf", "dot", "gv")
 
@@ -81,12 +81,15 @@ def write(graph, path) -> Path:
 def state_grad_norms(root, name: str = "h_t", lane: str | None = None) -> list[float]:
     """‖∂E/∂h_t‖ for t = 1 … T (the last tensor called `name` in each time step).
 
-    `lane` picks a layer by its scope name ("rnn", "lstm"); default: the first one.
-    A step whose state got no gradient gives 0.0.
+    `lane` picks a layer by its scope name ("rnn", "lstm", or "rnn (2)" for a
+    second call of the same layer); default: the first one. A step whose state
+    got no gradient gives 0.0.
     """
+    tensors = reading_order(root)
+    steps = time_steps(tensors)
     found = {}
-    for t in walk(root):
-        step = step_of(t.scope)
+    for t in tensors:
+        step = steps.get(id(t))
         if t.name == name and step and (lane is None or step[0] == lane):
             lane = step[0]
             found[step[1]] = norm(t.grad) if t.grad is not None else 0.0

@@ -12,42 +12,45 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Edge, Node, Picture, reading_order
-from .labels import fmt_norm, norm, shape_text, stats, step_of
+from .graph import Edge, Node, Picture, reading_order, time_steps
+from .labels import fmt_norm, norm, shape_text, stats, step_title
 
 STATES = ("h_t", "C_t")   # the tensors a step hands to the next one, by name
 
 
 def cell_picture(root) -> Picture:
     tensors = reading_order(root)
-    steps = sorted({s for t in tensors if (s := step_of(t.scope))}, key=_lane_order(tensors))
+    step_at = time_steps(tensors)                # id(tensor) -> (lane, t)
+    steps = sorted(set(step_at.values()), key=_lane_order(tensors, step_at))
     cell = {s: f"c{i}" for i, s in enumerate(steps)}
     state = {}                                   # (step, "h_t") -> the last tensor so named
     for t in tensors:
-        if t.name in STATES and step_of(t.scope):
-            state[step_of(t.scope), t.name] = t
+        if t.name in STATES and id(t) in step_at:
+            state[step_at[id(t)], t.name] = t
 
     def home(t):
         if t.op is None:
             return None                          # parameters and inputs are not drawn
-        return cell[step_of(t.scope)] if step_of(t.scope) else "loss"
+        return cell[step_at[id(t)]] if id(t) in step_at else "loss"
 
-    nodes = [_cell_node(s, cell[s], state) for s in steps]
-    nodes += [_loss_node(root, tensors), _param_table(tensors)]
-    edges = _state_edges(tensors, home) + _cuts(tensors, home, nodes)
-    return Picture([n for n in nodes if n is not None], edges, root.grad is not None)
+    several_lanes = len({lane for lane, _ in steps}) > 1
+    nodes = [_cell_node(s, cell[s], state, step_title(s, several_lanes)) for s in steps]
+    nodes += [_loss_node(root, tensors, step_at), _param_table(tensors)]
+    lanes = any(name == "C_t" for _, name in state)   # an LSTM: boxes with an h row and a C row
+    edges = _state_edges(tensors, home, lanes) + _cuts(tensors, home, nodes)
+    return Picture([n for n in nodes if n is not None], edges)
 
 
-def _lane_order(tensors):
-    """Lanes (layers) in the order they first appear, then time."""
+def _lane_order(tensors, step_at):
+    """Lanes (layers, chunks) in the order they first appear, then time."""
     first = {}
     for t in tensors:
-        if (s := step_of(t.scope)):
-            first.setdefault(s[0], len(first))
+        if id(t) in step_at:
+            first.setdefault(step_at[id(t)][0], len(first))
     return lambda s: (first[s[0]], s[1])
 
 
-def _cell_node(step, nid, state) -> Node:
+def _cell_node(step, nid, state, title) -> Node:
     h, C = state.get((step, "h_t")), state.get((step, "C_t"))
     tip = [f"time step {step[1]} ({step[0] or 'no layer name'})"]
     for t in (h, C):
@@ -57,11 +60,11 @@ def _cell_node(step, nid, state) -> Node:
                 tip.append(f"  ∂E/∂{t.name}: {stats(t.grad)}")
     ports = ("C", "h") if C is not None else ()
     hn = norm(h.grad) if h is not None and h.grad is not None else None
-    return Node(nid, "cell", f"t = {step[1]}", "\n".join(tip), step, hn, ports)
+    return Node(nid, "cell", title, "\n".join(tip), step, hn, ports)
 
 
-def _loss_node(root, tensors) -> Node:
-    outside = [t for t in tensors if t.op is not None and not step_of(t.scope)]
+def _loss_node(root, tensors, step_at) -> Node:
+    outside = [t for t in tensors if t.op is not None and id(t) not in step_at]
     value = f"\nE = {root.item():.4g}" if root.size == 1 else ""
     what = "readout + loss" if len(outside) > 1 else "loss"
     ops = ", ".join(dict.fromkeys(t.op for t in outside))
@@ -79,7 +82,7 @@ def _param_table(tensors) -> Node | None:
                 "a weight shared by the steps gets ∂E/∂p = the sum over the steps of what each sends back")
 
 
-def _state_edges(tensors, home) -> list[Edge]:
+def _state_edges(tensors, home, lanes: bool) -> list[Edge]:
     """One edge per (box, box, tensor) crossing; a state's label is its total ‖.grad‖."""
     merged = {}                                   # (src box, dst box, id(tensor)) -> (tensor, grads)
     for c in tensors:
@@ -91,7 +94,7 @@ def _state_edges(tensors, home) -> list[Edge]:
             merged.setdefault((a, b, id(p)), (p, []))[1].append(g)
     edges = []
     for (a, b, _), (p, grads) in merged.items():
-        port = p.name[0] if p.name in STATES else ""
+        port = p.name[0] if lanes and p.name in STATES else ""
         e = Edge(a, b, tailport=port, headport=port if b != "loss" else "")
         if p.name in STATES and b != "loss" and p.grad is not None:
             e.norms = [norm(p.grad)]
@@ -147,7 +150,7 @@ def elide_steps(pic: Picture, k: int) -> Picture:
             keep.append(n)
         elif extra.get(n.step[0]) is not None:
             keep.append(extra.pop(n.step[0]))   # in place of the first hidden node
-    return Picture(keep, _merge_edges(pic.edges, new_id), pic.has_grads, pic.note)
+    return Picture(keep, _merge_edges(pic.edges, new_id))
 
 
 def _elided_node(nid, hidden, nodes, lane) -> Node:

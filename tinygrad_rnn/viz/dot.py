@@ -38,6 +38,7 @@ NODE_STYLE = {
     "params":   dict(shape="note", style="filled", fillcolor="#fdebd0", color="#d35400", fontsize="10"),
 }
 
+
 @contextlib.contextmanager
 def explain_missing_dot():
     try:
@@ -67,8 +68,10 @@ class LogScale:
         self.hi = max(positive) if positive else 1.0
 
     def __call__(self, x: float) -> float:
-        if not x > 0 or self.hi <= self.lo:
-            return 0.0 if not x > 0 else 1.0
+        if not x > 0:
+            return 0.0
+        if self.hi <= self.lo:
+            return 1.0                                    # one value only: draw it full
         u = (math.log10(x) - math.log10(self.lo)) / (math.log10(self.hi) - math.log10(self.lo))
         return min(max(u, 0.0), 1.0)
 
@@ -83,6 +86,7 @@ def colour(u: float) -> str:
 
 
 def to_digraph(pic: Picture, title: str | None = None, legend: bool = True) -> Graph:
+    """Lay the picture out for dot: time left to right, one cluster per step, the legend."""
     inline = len(pic.nodes) <= INLINE_LABELS_UP_TO
     g = Graph("tinygrad_rnn", graph_attr=dict(rankdir="LR", fontname="Helvetica", nodesep="0.25",
                                                ranksep="0.35" if inline else "0.9",
@@ -217,6 +221,4 @@ def _legend(scale: LogScale, pic: Picture) -> str:
                 f"<TR>{bar}</TR>"
                 f'<TR><TD COLSPAN="4" ALIGN="LEFT">{fmt_norm(scale.lo)}</TD>'
                 f'<TD COLSPAN="4" ALIGN="RIGHT">{fmt_norm(scale.hi)}</TD></TR>')
-    if pic.note:
-        body += f'<TR><TD COLSPAN="8">{html.escape(pic.note)}</TD></TR>'
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">{body}</TABLE>>'

@@ -1,9 +1,10 @@
 """Walk the recorded graph into a Picture: nodes, edges and time steps, no Graphviz yet.
 
-The walk is deterministic: nodes are numbered n0, n1, ... in the order a
-depth-first pass from the root first finishes them (each node after all its
-inputs, inputs in argument order). The same computation therefore gives the
-same ids and the same DOT text on every run, unlike ids made from `id()`.
+The walk is deterministic: a depth-first pass from the root (inputs in argument
+order), then a stable sort by time step numbers the nodes n0, n1, ... : leaves
+from before the loop, step 1, step 2, ..., the readout. The same computation
+therefore gives the same ids and the same DOT text on every run, unlike ids
+made from `id()`.
 
 One node per tensor. A tensor made by an op is drawn as that op (`matmul
 (2, 8)`); if a layer named it (`h_t`, `f_t`, `C_t`) the name leads the label.
@@ -45,9 +46,7 @@ class Edge:
 @dataclass
 class Picture:
     nodes: list[Node]
-    edges: list[Edge]
-    has_grads: bool                         # False before backward(): draw without numbers
-    note: str = ""                          # one line shown under the legend
+    edges: list[Edge]                       # before backward() they carry no norms
 
 
 def walk(root) -> list:
@@ -115,16 +114,17 @@ def op_picture(root) -> Picture:
     ids = {id(t): f"n{i}" for i, t in enumerate(tensors)}
     edges = [_edge(p, t, i, ids) for t in tensors for i, p in enumerate(t.parents) if id(p) in ids]
     edges += _detach_cuts(tensors, ids)
+    steps = time_steps(tensors)
     nodes = []
     for t in tensors:
         kind = kind_of(t, root)
-        node = Node(ids[id(t)], kind, label_of(t, kind), tooltip_of(t), step_of(t.scope))
+        node = Node(ids[id(t)], kind, label_of(t, kind), tooltip_of(t), steps.get(id(t)))
         if t.name == "h_t" and t.grad is not None:
             node.state_norm = norm(t.grad)
         if kind == "param" and t.grad is not None:
             _show_fan_in(node, t, tensors)
         nodes.append(node)
-    return Picture(nodes, edges, any(t.edge_grads is not None for t in tensors))
+    return Picture(nodes, edges)
 
 
 def reading_order(root) -> list:
@@ -133,6 +133,37 @@ def reading_order(root) -> list:
     Python's sort is stable, so inside a step the walk's order (inputs first) stays.
     """
     return sorted((t for t in walk(root) if not is_folded(t)), key=_time_key)
+
+
+def time_steps(tensors) -> dict[int, tuple[str, int]]:
+    """{id(tensor): (lane, t)} for every tensor made inside a time step.
+
+    The lane is the layer's scope ("rnn"). A layer called twice in one graph
+    (two truncated-BPTT chunks, each counting t = 1, 2, ...) gives two groups of
+    steps that no edge joins; each later group becomes a lane of its own,
+    "rnn (2)", "rnn (3)", so chunks are not drawn on top of each other.
+    """
+    raw = {id(t): s for t in tensors if (s := step_of(t.scope))}
+    root = {k: k for k in raw}
+
+    def find(k):
+        while root[k] != k:
+            root[k] = root[root[k]]
+            k = root[k]
+        return k
+
+    for t in tensors:                       # join each op to its inputs of the same lane
+        for p in t.parents:
+            if id(t) in raw and id(p) in raw and raw[id(p)][0] == raw[id(t)][0]:
+                root[find(id(p))] = find(id(t))
+    group_no, count = {}, {}
+    for t in tensors:                       # number the groups of each lane in reading order
+        if id(t) in raw and find(id(t)) not in group_no:
+            lane = raw[id(t)][0]
+            count[lane] = count.get(lane, 0) + 1
+            group_no[find(id(t))] = count[lane]
+    return {k: (lane if group_no[find(k)] == 1 else f"{lane} ({group_no[find(k)]})", t)
+            for k, (lane, t) in raw.items()}
 
 
 def _time_key(t) -> tuple:

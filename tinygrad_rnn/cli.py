@@ -108,7 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-rnn",
         description="Unroll a small recurrent net, backpropagate through time, and draw the graph "
-                    "with ‖∂E/∂·‖ on every edge. With no command, runs `render` with its defaults.")
+                    "with ‖∂E/∂·‖ on every edge. With no command, runs `render` with its defaults.",
+        epilog="examples:\n"
+               "  tinygrad-rnn                                    # 6-step RNN, op level, graph.svg\n"
+               "  tinygrad-rnn render --cell lstm --steps 30 --level cell -o lstm.png\n"
+               "  tinygrad-rnn render --steps 100 --elide 3 -o long.svg\n"
+               "  tinygrad-rnn plot --steps 30 -r 0.5 1.0 3.0 -o flow.png\n"
+               "options of each command: tinygrad-rnn render --help, tinygrad-rnn plot --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {tg.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="{render,plot}")
 
@@ -125,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", parents=[task], help="draw the graph (svg, png, pdf or dot)",
                                  description="Run the seeded task and draw its unrolled graph.")
     render.add_argument("--spectral-radius", "-r", type=radius, default=0.5, metavar="R",
-                        help="spectral radius of the recurrent matrix; < 1 vanishes, > 1 explodes "
+                        help="spectral radius of the recurrent matrix; < 1 vanishes, > 1 can explode "
                              "(default: 0.5)")
     render.add_argument("--level", choices=("op", "cell"), default=None,
                         help=f"op: every primitive op; cell: one box per time step "
@@ -146,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_norms(layer, cell: str) -> None:
+def print_norms(layer, cell: str, show: int = 30) -> None:
+    """‖∂E/∂h_t‖ per step (and ‖∂E/∂C_t‖ for the LSTM), with a log-scale bar: 5 blocks a decade."""
     rows = [("h", [h.grad for h in layer.states])]
     if cell == "lstm":
         rows.append(("C", [C.grad for C in layer.cell_states]))
@@ -155,7 +163,11 @@ def print_norms(layer, cell: str) -> None:
         print(f"‖∂E/∂{sym}_t‖ for t = 1 … {len(norms)}:")
         top = max(norms) or 1.0
         for t, n in enumerate(norms, start=1):
-            bar = "█" * max(1, round(30 + 5 * math.log10(n / top))) if n > 0 else ""   # 5 per decade
+            if len(norms) > show and show // 2 < t <= len(norms) - show // 2:
+                if t == show // 2 + 1:
+                    print(f"  … {len(norms) - 2 * (show // 2)} steps …")
+                continue
+            bar = "█" * max(1, round(30 + 5 * math.log10(n / top))) if n > 0 else ""
             print(f"  t = {t:>3}  {viz.fmt_norm(n)}  {bar}")
 
 

@@ -215,9 +215,8 @@ def _draw_shapes(path):
                 _arrow(ax, (t, 1.2), (t, 1.8))                       # h_t -> y_t
             if t + 1 < len(columns):
                 _arrow(ax, (t + 0.3, 1), (t + 0.7, 1))               # h_t -> h_{t+1}
-                if x == "image" or columns[t + 1][0] != y or y is None:
-                    continue
-                _arrow(ax, (t + 0.25, 1.85), (t + 0.75, 0.2), dashed=True)  # word fed back
+            if t + 1 < len(columns) and y is not None and columns[t + 1][0] == y:
+                _arrow(ax, (t + 0.25, 1.85), (t + 0.75, 0.2), dashed=True)  # y_t is the next input
         ax.set_title(title, fontsize=10)
         ax.set_xlim(-0.5, len(columns) - 0.5)
         ax.set_ylim(-0.4, 2.4)

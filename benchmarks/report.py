@@ -93,7 +93,8 @@ def header(args, blas, skipped, total_s):
         "loss and gradients are checked against the hand-written numpy BPTT. Then a warm-up, and "
         f"{args.repeats} samples per cell, implementations timed round-robin in the same run (each "
         f"sample the mean of enough consecutive steps to last >= {args.sample_ms:g} ms). Cells: "
-        f"median ms per step of {CLOCKS[args.clock]}, (ratio to numpy from the same run). "
+        f"median ms per step of {CLOCKS[args.clock]}, (ratio to numpy: the median over rounds "
+        "of the ratio of the two samples taken in that round). "
         "Garbage collection stays on, as "
         "for a user. HIPS autograd and mygrad run at toy, tiny and medium; micrograd at toy and "
         "float64 only.", "",
@@ -114,8 +115,9 @@ def _cell(r):
 
 
 def timing_tables(rows, table, title, args):
-    lines = [f"## {title}", "", "ms per step, median; (ratio to hand-written numpy, same run). "
-             "⚠: gradients did not match numpy (see Checks).", ""]
+    lines = [f"## {title}", "", "ms per step, median; (ratio to hand-written numpy: median over "
+             "rounds of the two samples' ratio, same run). ⚠: gradients did not match numpy "
+             "(see Checks).", ""]
     sel = [r for r in rows if r["table"] == table]
     impls = list(dict.fromkeys(r["impl"] for r in sel))
     labels = {r["impl"]: r["label"] for r in sel}
@@ -131,12 +133,14 @@ def timing_tables(rows, table, title, args):
                     lines.append(f"| {size} | {model} | " +
                                  " | ".join(_cell(cells[i]) if i in cells else "–" for i in impls) + " |")
         lines.append("")
-    spread = [(r, (r["q3"] - r["q1"]) / r["ms"]) for r in sel if "ms" in r]
-    noisy = [f"{r['impl']} {r['size']} {r['model']} {r['dtype']} ({s:.0%})" for r, s in spread if s > 0.1]
+    spread = sorted((((r["q3"] - r["q1"]) / r["ms"], r) for r in sel if "ms" in r), key=lambda sr: sr[0])
     if spread:
-        typical = statistics.median(s for _, s in spread)
-        lines += [f"Noise: interquartile range of the samples, median over cells: {typical:.1%} of the "
-                  "median" + (f"; above 10%: {', '.join(noisy)}." if noisy else "; none above 10%."), ""]
+        typical = statistics.median(s for s, _ in spread)
+        worst = ", ".join(f"{r['impl']} {r['size']} {r['model']} {r['dtype']} {s:.0%}"
+                          for s, r in spread[-3:])
+        lines += [f"Noise (interquartile range of a cell's samples over its median): median {typical:.0%} "
+                  f"over cells, {sum(s > 0.1 for s, _ in spread)} of {len(spread)} cells above 10%; "
+                  f"widest: {worst}.", ""]
     return lines
 
 
@@ -145,6 +149,12 @@ def _find(rows, **kw):
         if all(r.get(k) == v for k, v in kw.items()) and "ms" in r:
             return r
     return None
+
+
+def _ratio(a, b) -> float:
+    """a / b as the median of per-round sample ratios (see run.paired_ratio)."""
+    from benchmarks.run import paired_ratio
+    return paired_ratio(a, b) if "samples" in a and "samples" in b else a["ms"] / b["ms"]
 
 
 def _verdict(ok):
@@ -169,21 +179,23 @@ def targets(rows, extras):
                 e = _find(fb, size=size, model=model, dtype=dtype, impl="engine")
                 t = _find(fb, size=size, model=model, dtype=dtype, impl="torch_composed")
                 if e and t:
+                    r = _ratio(e, t)
                     lines.append(f"| faster than torch composed | {size} | {model} | {dtype} | "
-                                 f"{e['ms'] / t['ms']:.2f}× torch | {_verdict(e['ms'] < t['ms'])} |")
-        for other in ("hips_autograd", "mygrad"):
+                                 f"{r:.2f}× torch's time | {_verdict(r < 1)} |")
+        for other in ("hips_autograd", "mygrad_impl"):
             for model in ("rnn", "lstm"):
                 e = _find(fb, size="tiny", model=model, dtype=dtype, impl="engine")
                 o = _find(fb, size="tiny", model=model, dtype=dtype, impl=other)
                 if e and o:
-                    lines.append(f"| >= 10× faster than {other} | tiny | {model} | {dtype} | "
-                                 f"{o['ms'] / e['ms']:.1f}× | {_verdict(o['ms'] >= 10 * e['ms'])} |")
+                    r = _ratio(o, e)
+                    lines.append(f"| >= 10× faster than {o['label']} | tiny | {model} | {dtype} | "
+                                 f"{r:.1f}× faster | {_verdict(r >= 10)} |")
         for size in ("tiny", "medium", "large"):
             for model in ("rnn", "lstm"):
                 e = _find(fb, size=size, model=model, dtype=dtype, impl="engine")
                 n = _find(fb, size=size, model=model, dtype=dtype, impl="engine_noedges")
                 if e and n:
-                    cost = (e["ms"] - n["ms"]) / e["ms"]
+                    cost = 1 - 1 / _ratio(e, n)
                     lines.append(f"| edge recording <= 5% of a step | {size} | {model} | {dtype} | "
                                  f"{cost:+.1%} | {_verdict(cost <= 0.05)} |")
     for r in extras.get("memory", []) if extras else []:
@@ -207,12 +219,14 @@ def edge_cost(rows):
                       impl="engine_noedges")
             if n:
                 pairs.append(f"| {e['table']} | {e['size']} | {e['model']} | {e['dtype']} | {e['ms']:.3g} | "
-                             f"{n['ms']:.3g} | {(e['ms'] - n['ms']) / e['ms']:+.1%} |")
+                             f"{n['ms']:.3g} | {1 - 1 / _ratio(e, n):+.1%} |")
     if not pairs:
         return []
     return ["## Cost of recording per-edge gradients", "",
             "The engine by default keeps, for the renderer, the gradient that flowed along every "
-            "edge; `tg.record_edge_grads(False)` turns it off. Same run as the tables above.", "",
+            "edge; `tg.record_edge_grads(False)` turns it off. Same run as the tables above; the "
+            "share is 1 - off/recorded, from the median of the per-round ratios. A negative share is "
+            "noise.", "",
             "| table | size | model | dtype | recorded (ms) | off (ms) | share of a step |",
             "|---|---|---|---|---:|---:|---:|", *pairs, ""]
 
@@ -277,7 +291,8 @@ def allocator_table(alloc):
 
 # ---- plot ------------------------------------------------------------------
 def plot(rows, path: Path):
-    """ms per step (log scale), forward + backward, float64: one panel per model."""
+    """Forward + backward, float64, one column per model: ms per step (top) and the
+    ratio to numpy (bottom, with the targets of issue 6 as dashes)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -293,24 +308,36 @@ def plot(rows, path: Path):
     sizes = list(dict.fromkeys(r["size"] for r in sel))
     impls = list(dict.fromkeys(r["impl"] for r in sel))
     labels = {r["impl"]: r["label"] for r in sel}
-    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 4.8), squeeze=False)
+    colors = {impl: f"C{k}" for k, impl in enumerate(impls)}
+    fig, axes = plt.subplots(2, len(models), figsize=(6.5 * len(models), 8.5), squeeze=False)
     width = 0.8 / len(impls)
-    for ax, model in zip(axes[0], models):
+    for col, model in enumerate(models):
+        top, bottom = axes[0][col], axes[1][col]
         for k, impl in enumerate(impls):
-            xs, ys = [], []
+            xs, ms, ratios = [], [], []
             for j, size in enumerate(sizes):
                 r = _find(sel, model=model, size=size, impl=impl)
                 if r:
                     xs.append(j + (k - (len(impls) - 1) / 2) * width)
-                    ys.append(r["ms"])
-            ax.bar(xs, ys, width, label=labels[impl])
-        ax.set_yscale("log")
-        ax.set_xticks(range(len(sizes)), [f"{s}\n{SIZES[s]}" for s in sizes])
-        ax.set_ylabel("ms per training step (median)")
-        ax.set_title(f"{model.upper()}, forward + backward, {dtype}, 1 thread")
-        ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+                    ms.append(r["ms"])
+                    ratios.append(r.get("ratio") or float("nan"))
+            top.bar(xs, ms, width, color=colors[impl], label=labels[impl])
+            bottom.bar(xs, ratios, width, color=colors[impl])
+        for j, size in enumerate(sizes):
+            limit = {"tiny": 3.0, "medium": 1.3, "large": 1.3}.get(size)
+            if limit:
+                bottom.hlines(limit, j - 0.45, j + 0.45, colors="k", linestyles="--", linewidth=1)
+        top.set_yscale("log")
+        bottom.set_yscale("log")
+        top.set_title(f"{model.upper()}, forward + backward, {dtype}, 1 thread")
+        top.set_ylabel("ms per training step (median)")
+        bottom.set_ylabel("× hand-written numpy (dashes: targets)")
+        for ax in (top, bottom):
+            ax.set_xticks(range(len(sizes)), [f"{s}\n{SIZES[s]}" for s in sizes], fontsize=8)
+            ax.grid(axis="y", which="both", alpha=0.3)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -114,7 +114,7 @@ def time_round_robin(steps: dict, repeats: int, sample_s: float, clock: str) -> 
         xs = cpu[name] if clock == "cpu" else wall[name]
         q = statistics.quantiles(xs, n=4) if len(xs) > 1 else [xs[0]] * 3
         out[name] = {"ms": statistics.median(xs), "q1": q[0], "q3": q[2], "inner": counts[name],
-                     "cpu_ms": cpu[name], "wall_ms": wall[name]}
+                     "samples": xs, "cpu_ms": cpu[name], "wall_ms": wall[name]}
     return out
 
 
@@ -142,10 +142,19 @@ def run_cell(table, size, dtype, model, modules, args) -> list[dict]:
                "impl": name, "label": modules[name].LABEL, "check": status[name]}
         row.update(timed.get(name, {}))
         rows.append(row)
-    base = timed.get("numpy_impl", {}).get("ms")
+    base = timed.get("numpy_impl")
     for row in rows:
-        row["ratio"] = row["ms"] / base if base and "ms" in row else None
+        row["ratio"] = paired_ratio(row, base) if base and "ms" in row else None
     return rows
+
+
+def paired_ratio(a: dict, b: dict) -> float:
+    """Median over rounds of a's sample / b's sample from the same round.
+
+    The two samples of a round were taken seconds apart, so a slow minute on
+    the shared machine cancels out of their ratio.
+    """
+    return statistics.median(x / y for x, y in zip(a["samples"], b["samples"]))
 
 
 def main(argv=None):

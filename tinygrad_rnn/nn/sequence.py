@@ -62,6 +62,7 @@ class _Recurrent(Module):
         for t in range(1, x.shape[1] + 1):
             with scope(f"{self.name}/t={t}"):
                 inp = x[:, t - 1]                                 # (B, D)  x_t
+                inp.name = "x_t"
                 for l, cell in enumerate(self.cells):
                     with self._layer_scope(l):
                         h[l] = cell(inp, h[l])                    # (B, H)  h_t of layer l
@@ -229,6 +230,7 @@ class LSTM(_Recurrent):
         for t in range(1, x.shape[1] + 1):
             with scope(f"{self.name}/t={t}"):
                 inp = x[:, t - 1]                                 # (B, D)  x_t
+                inp.name = "x_t"
                 for l, cell in enumerate(self.cells):
                     with self._layer_scope(l):
                         h[l], C[l] = cell(inp, (h[l], C[l]))      # (B, H), (B, H)

@@ -97,9 +97,10 @@ def test_quick_run_lowers_the_smooth_loss_and_writes_figures(tmp_path):
     assert start == pytest.approx(25 * np.log(V))         # min-char-rnn's starting smooth loss
     # The smooth loss moves only 0.1% per step toward the chunk loss, so its fall is modest.
     assert out["smooth_loss"] < start - 1.0
-    # The chunk losses themselves fall well under a uniform guess.
-    assert np.mean(out["losses"][-50:]) < 0.85 * start
-    assert np.mean(out["losses"][-50:]) < np.mean(out["losses"][:20]) - 10
+    # The chunk losses themselves fall well under a uniform guess (≈86 against 102.8),
+    # and far under the first steps' (Adagrad's first steps overshoot: ≈140).
+    assert np.mean(out["losses"][-50:]) < start - 10
+    assert np.mean(out["losses"][-50:]) < np.mean(out["losses"][:20]) - 20
     assert len(out["final_sample"]) == 50
     assert (tmp_path / "checkpoint.npz").exists()
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"

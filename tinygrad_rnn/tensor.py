@@ -15,8 +15,9 @@ from functools import partial
 import numpy as np
 
 from . import ops
+from .anomaly import check_finite
 from .context import _ANOMALY, _GRAD_ENABLED, _RECORD_EDGES, _SCOPE, get_default_dtype
-from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError, fit_hint, where
+from .errors import GraphError, InplaceModificationError, ShapeError, fit_hint, where
 
 # One clock ticks at every event: a tensor being made, or its `.data` written.
 # - Creation order is a topological order (an op's inputs exist before it), so
@@ -267,7 +268,7 @@ class Tensor:
                     if gp.dtype is not x.dtype and gp.dtype != x.dtype:
                         gp = gp.astype(x.dtype)
                     if anomaly:
-                        _check_finite(gp, f"backward of {node._op.name}", node, *parents, grad_of=(p, g))
+                        check_finite(gp, f"backward of {node._op.name}", node, *parents, grad_of=(p, g))
                     edges.append(gp)
                     if p._pending is None:      # first share to reach p: schedule it
                         p._pending = gp
@@ -349,43 +350,8 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     else:
         out._init(False, op.name)     # a constant: its history is not needed
     if _ANOMALY.get():
-        _check_finite(out._data, op.name, out, *inputs)
+        check_finite(out._data, op.name, out, *inputs)
     return out
-
-
-def _check_finite(arr, what, node, *inputs, grad_of=None):
-    """Under detect_anomaly(): raise if `arr` holds a NaN/Inf, naming the op, its scope,
-    and each input's shape, finite range and non-finite count (in backward, also the
-    upstream gradient ∂E/∂y and which input's gradient went bad)."""
-    if np.all(np.isfinite(arr)):
-        return
-    bad = "NaN" if np.isnan(arr).any() else "Inf"
-    arrays = [(f"'{t.name}'", t._data) for t in inputs]
-    if grad_of is not None:
-        what += f" (the gradient for its input '{grad_of[0].name}')"
-        arrays.append((f"upstream gradient ∂E/∂'{node.name}'", grad_of[1]))
-    summaries = ", ".join(_summary(label, a) for label, a in arrays)
-    if not all(np.all(np.isfinite(a)) for _, a in arrays):
-        advice = ("An input already held it: look for the op that made it, or check the data "
-                  "with np.isfinite")
-    elif grad_of is not None:
-        advice = ("The gradient became non-finite here from finite values (an explosion, or an op "
-                  "at the edge of its domain such as sqrt at 0): clip it (nn.clip_grad_norm_), lower "
-                  "the learning rate, or shrink U's spectral radius")
-    else:
-        advice = ("This op made it from finite inputs: keep them in its domain (log and pow of "
-                  "positive values, no division by 0, no exp overflow)")
-    raise AnomalyError(f"detect_anomaly: {what}{where(node.scope)} produced {bad}; "
-                       f"inputs: {summaries}. {advice}")
-
-
-def _summary(label: str, a: np.ndarray) -> str:
-    """"'x' (2, 6, 3) in [-2.33, 1.37] with 1 NaN": the shape, the finite range, the non-finite count."""
-    finite = a[np.isfinite(a)]
-    text = f"{label} {a.shape}" + (f" in [{finite.min():.3g}, {finite.max():.3g}]" if finite.size else "")
-    counts = [f"{n} {kind}" for n, kind in ((int(np.isnan(a).sum()), "NaN"), (int(np.isinf(a).sum()), "Inf"))
-              if n]
-    return text + (" with " + " and ".join(counts) if counts else "")
 
 
 def _describe(params) -> str:

@@ -95,6 +95,10 @@ def header(args, blas, skipped, total_s):
         f"sample the mean of enough consecutive steps to last >= {args.sample_ms:g} ms). Cells: "
         f"median ms per step of {CLOCKS[args.clock]}, (ratio to numpy: the median over rounds "
         "of the ratio of the two samples taken in that round). "
+        + ("All cells ran in this one process. " if getattr(args, "same_process", True) else
+           "Each cell (table, size, dtype, model) ran in a fresh process: glibc's malloc adapts its "
+           "thresholds to the arrays it has seen, so in one process a cell's speed would depend on "
+           "the cells before it. ") +
         "Garbage collection stays on, as "
         "for a user. HIPS autograd and mygrad run at toy, tiny and medium; micrograd at toy and "
         "float64 only.", "",

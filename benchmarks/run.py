@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,6 +49,9 @@ def parse_args(argv=None):
                     help="process CPU time (default; robust on a shared machine) or wall time")
     ap.add_argument("--no-extras", action="store_true", help="skip memory, long unroll and render")
     ap.add_argument("--out", default=str(HERE), help="directory for RESULTS.md, results.json, results.png")
+    ap.add_argument("--same-process", action="store_true",
+                    help="run every cell in this process (default: a fresh process per cell)")
+    ap.add_argument("--cell", default=None, help=argparse.SUPPRESS)  # internal: TABLE,SIZE,DTYPE,MODEL
     args = ap.parse_args(argv)
     args.sizes = (args.sizes or ("tiny" if args.quick else "toy,tiny,medium,large")).split(",")
     args.dtypes = (args.dtypes or ("float64" if args.quick else "float64,float32")).split(",")
@@ -174,13 +179,20 @@ def main(argv=None):
     for note in skipped:
         print(note, file=sys.stderr)
 
+    if args.cell:  # a child process: time one cell, print its rows as JSON
+        print(json.dumps(run_cell(*args.cell.split(","), modules, args)))
+        return
+
     rows, t_start = [], time.perf_counter()
     for table in args.tables:
         for size in args.sizes:
             for dtype in args.dtypes:
                 for model in args.models:
                     t0 = time.perf_counter()
-                    cell = run_cell(table, size, dtype, model, modules, args)
+                    if args.same_process:
+                        cell = run_cell(table, size, dtype, model, modules, args)
+                    else:
+                        cell = run_cell_in_child(table, size, dtype, model, list(modules), args)
                     rows += cell
                     summary = ", ".join(f"{r['impl']} {r.get('ms', float('nan')):.3g}" for r in cell)
                     print(f"[{table} {size} {dtype} {model}] {time.perf_counter() - t0:.0f}s: {summary} ms",
@@ -191,6 +203,23 @@ def main(argv=None):
     report.write(Path(args.out), rows, extras, skipped, blas, args,
                  total_s=time.perf_counter() - t_start)
     print(f"wrote {Path(args.out) / 'RESULTS.md'}", file=sys.stderr)
+
+
+def run_cell_in_child(table, size, dtype, model, names, args) -> list[dict]:
+    """`run_cell` in a fresh Python process.
+
+    The allocator remembers: after a large cell, glibc's malloc has raised its
+    thresholds and a medium step no longer pays page faults, so in one process
+    the numbers would depend on the order of the cells. A fresh process per
+    cell measures what a user's training script gets.
+    """
+    cmd = [sys.executable, "-m", "benchmarks.run", "--cell", f"{table},{size},{dtype},{model}",
+           "--impls", ",".join(names), "--repeats", str(args.repeats), "--sample-ms", str(args.sample_ms),
+           "--clock", args.clock]
+    done = subprocess.run(cmd, cwd=HERE.parent, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"cell {table} {size} {dtype} {model} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run_extras(args) -> dict:
@@ -214,7 +243,6 @@ def run_extras(args) -> dict:
 
 def render_times() -> str:
     """Output of benchmarks/bench_render.py (owned by the renderer), if it exists."""
-    import subprocess
     if not (HERE / "bench_render.py").exists():
         return "benchmarks/bench_render.py is not present: render times not measured."
     print("[render times]", file=sys.stderr, flush=True)

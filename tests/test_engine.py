@@ -421,3 +421,12 @@ def test_no_anomaly_check_outside_detect_anomaly():
         (x ** 0.5).sum().backward()
     assert np.isneginf(y.data[0])
     assert np.isinf(x.grad[0]) and x.grad[1] == 0.25
+
+
+def test_detect_anomaly_catches_finite_shares_that_sum_to_inf():
+    # Each path sends back 1e308 (finite); where they meet, the sum overflows.
+    x = tg.Tensor(np.array([1e-300]), requires_grad=True, dtype=np.float64)
+    with tg.detect_anomaly(), np.errstate(over="ignore"):
+        loss = (x * 1e308).sum() + (x * 1e308).sum()
+        with pytest.raises(tg.AnomalyError, match="summed at 'tensor'.*every gradient reaching it"):
+            loss.backward()

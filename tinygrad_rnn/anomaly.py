@@ -19,6 +19,11 @@ def check_finite(arr, what, node, *inputs, grad_of=None):
     if np.all(np.isfinite(arr)):
         return
     bad = "NaN" if np.isnan(arr).any() else "Inf"
+    if not inputs:      # backward(): the shares reaching `node` were finite, their sum is not
+        raise AnomalyError(f"detect_anomaly: {what}{where(node.scope)} is {bad}: every gradient "
+                           f"reaching it ({_summary('sum', arr)}) was finite, their sum is not, an "
+                           "explosion where many paths meet (a weight shared by every step): clip "
+                           "(nn.clip_grad_norm_), lower the learning rate, or shrink U's spectral radius")
     arrays = [(f"'{t.name}'", t._data) for t in inputs]
     if grad_of is not None:
         what += f" (the gradient for its input '{grad_of[0].name}')"

@@ -252,6 +252,8 @@ class Tensor:
                 g, node._pending = node._pending, None
                 if type(g) is not np.ndarray or not g.flags.writeable:
                     g = np.array(g)         # a numpy scalar, broadcast view or SparseGrad: make it real
+                if anomaly:                 # shares each finite can still sum to Inf
+                    check_finite(g, f"the gradient summed at '{node.name}'", node)
                 node.grad = g if node.grad is None else node.grad + g
                 if op is None:
                     continue                # a leaf: nothing to propagate

@@ -49,9 +49,8 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     extra = g.ndim - len(shape)
     if extra > 0:
         g = g.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if stretched:
-        g = g.sum(axis=stretched, keepdims=True)
+    if g.shape != shape:
+        g = g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True)
     if g.shape != shape:    # a VJP returned the wrong layout: never reshape it silently
         raise ValueError(f"unbroadcast: a gradient of shape {g.shape} cannot be summed to {shape}")
     return g

@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import operator
-from functools import partial
 
 import numpy as np
 
@@ -258,13 +257,14 @@ class Tensor:
                 if op is None:
                     continue                # a leaf: nothing to propagate
                 xs = list(map(_DATA, parents))
-                vjps = op.vjps if type(op.vjps) is tuple else [partial(op.vjps, i) for i in range(len(xs))]
+                vjps = op.vjps
                 edges = []
-                for p, x, vjp in zip(parents, xs, vjps):
+                for i, (p, x) in enumerate(zip(parents, xs)):
                     if not p.requires_grad:
                         edges.append(None)
                         continue
-                    gp = vjp(g, y, *xs, **params)
+                    gp = vjps[i](g, y, *xs, **params) if type(vjps) is tuple \
+                        else vjps(i, g, y, xs, **params)    # variadic: cat, stack
                     if gp.shape != x.shape:
                         gp = ops.unbroadcast(gp, x.shape)
                     if gp.dtype is not x.dtype and gp.dtype != x.dtype:

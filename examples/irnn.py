@@ -31,24 +31,12 @@ if __package__ in (None, ""):          # `python examples/irnn.py`: make the rep
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import tinygrad_rnn as tg
+from examples.adding import Adder, plot_curves, train
 from examples.datasets import ADDING_BASELINE, adding_problem
 from tinygrad_rnn import analysis, nn, viz
 from tinygrad_rnn.nn import functional as F
-
-
-class Adder(nn.Module):
-    """Many-to-one: a recurrent layer over x (B, T, 2), then ŷ = h_T V + c (B, 1)."""
-
-    def __init__(self, rnn: nn.RNN):
-        self.rnn = rnn
-        self.readout = nn.Linear(rnn.hidden_size, 1)
-
-    def forward(self, x) -> tg.Tensor:
-        outputs, h_T = self.rnn(x)                   # (B, T, H), (B, H)
-        return self.readout(h_T)                     # (B, 1)
 
 
 def irnn(hidden: int) -> Adder:
@@ -70,32 +58,9 @@ def gradient_flow(model: Adder, x, y) -> np.ndarray:
     """‖∂E/∂h_t‖ for t = 1..T from one backward pass (parameter grads are discarded)."""
     loss = F.mse_loss(model(x), y)
     loss.backward()
-    norms = analysis.state_grad_norms(model.rnn)     # reads .grad of every h_t
+    norms = analysis.state_grad_norms(model.layer)     # reads .grad of every h_t
     model.zero_grad()
     return norms
-
-
-def evaluate(model: Adder, x, y) -> float:
-    with tg.no_grad():
-        return F.mse_loss(model(x), y).item()
-
-
-def train(model: Adder, rng, steps: int, batch: int, T: int, lr: float, test, every: int):
-    """Adam on fresh batches, gradient norm clipped at 1; the test MSE every `every` steps."""
-    params = model.parameters()
-    opt = tg.optim.Adam(params, lr=lr)
-    curve = [(0, evaluate(model, *test))]
-    with tg.record_edge_grads(False):                # no renderer here: keep memory low
-        for step in range(1, steps + 1):
-            x, y = adding_problem(rng, batch, T)
-            loss = F.mse_loss(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            nn.clip_grad_norm_(params, 1.0)
-            opt.step()
-            if step % every == 0 or step == steps:
-                curve.append((step, evaluate(model, *test)))
-    return curve
 
 
 def main(argv=None) -> dict:
@@ -127,7 +92,7 @@ def main(argv=None) -> dict:
 
     viz.plot_gradient_flow(flows, out / "irnn_gradient_flow.png",
                            title=f"‖∂E/∂h_t‖ at initialisation, adding problem T = {T}")
-    _plot_curves(out / "irnn_adding_loss.png", curves, T)
+    plot_curves(out / "irnn_adding_loss.png", curves, T)
     result["seconds"] = time.perf_counter() - start
 
     print(f"adding problem, T = {T}: {steps} Adam steps of batch {batch}, hidden size {H}")
@@ -139,22 +104,6 @@ def main(argv=None) -> dict:
           f"tanh RNN {result['tanh_grad_ratio']:.2e}")
     print(f"figures in {out}/  ({result['seconds']:.1f} s)")
     return result
-
-
-def _plot_curves(path, curves, T):
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-    ax = fig.add_subplot()
-    for label, curve in curves.items():
-        steps, mse = zip(*curve)
-        ax.plot(steps, mse, marker="o", markersize=3, label=label)
-    ax.axhline(ADDING_BASELINE, color="gray", ls="--", label="always predict 1.0 (MSE 1/6)")
-    ax.set_yscale("log")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("test MSE")
-    ax.set_title(f"Adding problem, T = {T}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.savefig(path, dpi=120)
 
 
 if __name__ == "__main__":

@@ -34,21 +34,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import tinygrad_rnn as tg
+from examples.adding import Adder, plot_curves, train
 from examples.datasets import ADDING_BASELINE, adding_problem
 from tinygrad_rnn import analysis, nn
 from tinygrad_rnn.nn import functional as F
-
-
-class Adder(nn.Module):
-    """Many-to-one: a recurrent layer over x (B, T, 2), then ŷ = h_T V + c (B, 1)."""
-
-    def __init__(self, layer):
-        self.layer = layer
-        self.readout = nn.Linear(layer.hidden_size, 1)
-
-    def forward(self, x) -> tg.Tensor:
-        outputs, _ = self.layer(x)                   # (B, T, H)
-        return self.readout(outputs[:, -1])          # (B, 1)   from h_T
 
 
 def lstm(hidden: int) -> Adder:
@@ -91,29 +80,6 @@ def gradient_flow(model: Adder, x, y) -> dict:
     return flow
 
 
-def evaluate(model: Adder, x, y) -> float:
-    with tg.no_grad():
-        return F.mse_loss(model(x), y).item()
-
-
-def train(model: Adder, rng, steps: int, batch: int, T: int, lr: float, test, every: int):
-    """Adam on fresh batches, gradient norm clipped at 1; the test MSE every `every` steps."""
-    params = model.parameters()
-    opt = tg.optim.Adam(params, lr=lr)
-    curve = [(0, evaluate(model, *test))]
-    with tg.record_edge_grads(False):                # no renderer here: keep memory low
-        for step in range(1, steps + 1):
-            x, y = adding_problem(rng, batch, T)
-            loss = F.mse_loss(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            nn.clip_grad_norm_(params, 1.0)
-            opt.step()
-            if step % every == 0 or step == steps:
-                curve.append((step, evaluate(model, *test)))
-    return curve
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="a small run for CI")
@@ -142,7 +108,8 @@ def main(argv=None) -> dict:
     result["f_mean"] = flows["lstm"]["f_mean"]
 
     _plot_flow(out / "lstm_vs_rnn_gradient_flow.png", flows, T)
-    _plot_curves(out / "lstm_vs_rnn_adding_loss.png", curves, T)
+    plot_curves(out / "lstm_vs_rnn_adding_loss.png",
+                {"LSTM": curves["lstm"], "vanilla RNN (tanh)": curves["rnn"]}, T)
     result["seconds"] = time.perf_counter() - start
 
     print(f"adding problem, T = {T}: {steps} Adam steps of batch {batch}, hidden size {H}")
@@ -171,22 +138,6 @@ def _plot_flow(path, flows, T):
     ax.set_title(f"Gradient flow at initialisation, loss on h_T, T = {T}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120)
-
-
-def _plot_curves(path, curves, T):
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-    ax = fig.add_subplot()
-    for key, label in (("lstm", "LSTM"), ("rnn", "vanilla RNN (tanh)")):
-        steps, mse = zip(*curves[key])
-        ax.plot(steps, mse, marker="o", markersize=3, label=label)
-    ax.axhline(ADDING_BASELINE, color="gray", ls="--", label="always predict 1.0 (MSE 1/6)")
-    ax.set_yscale("log")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("test MSE")
-    ax.set_title(f"Adding problem, T = {T}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
     fig.savefig(path, dpi=120)
 
 

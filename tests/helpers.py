@@ -38,3 +38,14 @@ def check_op(fn, *shapes, positive=False, seed=0, **tolerances) -> None:
     except tg.GradcheckError as e:
         raise AssertionError(f"check_op with input shapes {shapes}:\n{e}") from None
     assert ok is True, f"gradcheck returned {ok!r}, expected True"
+
+
+def graph_nodes(root):
+    """Every tensor reachable from root through .parents (leaves included)."""
+    seen, stack = {id(root): root}, [root]
+    while stack:
+        for p in stack.pop().parents:
+            if id(p) not in seen:
+                seen[id(p)] = p
+                stack.append(p)
+    return list(seen.values())

@@ -13,6 +13,7 @@ import weakref
 
 import numpy as np
 import pytest
+from helpers import graph_nodes
 
 import tinygrad_rnn as tg
 from benchmarks.numpy_bptt import gru_forward_backward, lstm_forward_backward, rnn_forward_backward
@@ -74,17 +75,6 @@ def run_ours(model, layer, params, x, targets, states):
     loss.backward()
     leaves = {"V": V, "c": c, "x": xt, **init, **dict(layer.cells[0].named_parameters())}
     return loss, outputs, leaves
-
-
-def graph_nodes(root):
-    """Every tensor reachable from root through .parents (leaves included)."""
-    seen, stack = {id(root): root}, [root]
-    while stack:
-        for p in stack.pop().parents:
-            if id(p) not in seen:
-                seen[id(p)] = p
-                stack.append(p)
-    return list(seen.values())
 
 
 # ---------------------------------------------------------------- against the numpy oracle

@@ -13,6 +13,7 @@ import doctest
 
 import numpy as np
 import pytest
+from helpers import graph_nodes
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
@@ -30,16 +31,6 @@ def make(model):
 
 def detach(state):
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-
-
-def graph_nodes(root):
-    seen, stack = {id(root): root}, [root]
-    while stack:
-        for p in stack.pop().parents:
-            if id(p) not in seen:
-                seen[id(p)] = p
-                stack.append(p)
-    return list(seen.values())
 
 
 def edge_grads_in_steps(root, param, scopes):

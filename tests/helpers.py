@@ -1,4 +1,5 @@
-"""The one test helper: `check_op(fn, *shapes)` checks fn's gradient against finite differences.
+"""Shared test helpers. The main one: `check_op(fn, *shapes)` checks fn's gradient against
+finite differences; also `graph_nodes(root)` and `run_in_threads(*targets)`.
 
     check_op(lambda x, y: x * y, (3, 1), (1, 4))
 
@@ -8,6 +9,8 @@ analytic and numeric values side by side with the shapes that were used.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -49,3 +52,25 @@ def graph_nodes(root):
                 seen[id(p)] = p
                 stack.append(p)
     return list(seen.values())
+
+
+def run_in_threads(*targets, barrier=None):
+    """Run each target in its own thread; re-raise the first error here. An error
+    breaks the barrier, so the other threads fail at once instead of waiting for it."""
+    errors, threads = [], []
+    for target in targets:
+        def run(target=target):
+            try:
+                target()
+            except BaseException as e:      # noqa: BLE001 -- re-raised in the main thread
+                errors.append(e)
+                if barrier is not None:
+                    barrier.abort()
+        threads.append(threading.Thread(target=run))
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert not any(th.is_alive() for th in threads), "a thread hung"
+    if errors:
+        raise errors[0]

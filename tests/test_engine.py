@@ -7,6 +7,7 @@ import weakref
 
 import numpy as np
 import pytest
+from helpers import run_in_threads
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor
@@ -201,24 +202,6 @@ def test_nested_scopes():
             w = z * 3
     v = w.sum()
     assert (y.scope, z.scope, leaf.scope, w.scope, v.scope) == ("a", "a/b/c", "a/b/c", "a/b", "")
-
-
-def run_in_threads(*targets):
-    errors = []
-
-    def guarded(f):
-        try:
-            f()
-        except BaseException as e:          # surface a thread's failure in the test
-            errors.append(e)
-    threads = [threading.Thread(target=guarded, args=(f,)) for f in targets]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
-    assert not any(th.is_alive() for th in threads), "a thread hung"
-    if errors:
-        raise errors[0]
 
 
 def test_scope_is_per_thread():
@@ -430,3 +413,27 @@ def test_detect_anomaly_catches_finite_shares_that_sum_to_inf():
         loss = (x * 1e308).sum() + (x * 1e308).sum()
         with pytest.raises(tg.AnomalyError, match="summed at 'tensor'.*every gradient reaching it"):
             loss.backward()
+
+
+def test_unbroadcast_sums_back_and_refuses_a_wrong_layout():
+    from tinygrad_rnn.ops import unbroadcast
+    assert unbroadcast(np.ones((5, 3)), (3,)).tolist() == [5.0, 5.0, 5.0]      # (B, H) -> (H,)
+    assert unbroadcast(np.ones((3, 4)), (3, 1)).tolist() == [[4.0]] * 3       # stretched axis
+    with pytest.raises(ValueError, match=r"shape \(4, 3\) cannot be summed to \(3, 4\)"):
+        unbroadcast(np.ones((4, 3)), (3, 4))    # a VJP that returned the transposed layout
+
+
+def test_sparse_getitem_gradient_behaves_as_its_dense_array():
+    from tinygrad_rnn.sparse import SparseGrad
+    x = Tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    y = (x[:, 1] * 2).sum() + x[[0, 0, 2]].sum() + x[:, 1].sum()    # slices and repeated rows
+    y.backward()
+    dense = np.zeros((3, 4))
+    dense[:, 1] += 3
+    dense[0] += 2
+    dense[2] += 1
+    assert isinstance(x.grad, np.ndarray) and x.grad.flags.writeable
+    np.testing.assert_array_equal(x.grad, dense)
+    read = y.parents[0].parents[0].parents[0].parents[0]      # the getitem x[:, 1] in (x[:, 1] * 2)
+    assert read.op == "getitem" and isinstance(read.edge_grads[0], SparseGrad)
+    assert np.linalg.norm(read.edge_grads[0]) == pytest.approx(2 * np.sqrt(3))   # as its dense array

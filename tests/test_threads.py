@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import run_in_threads
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn, optim
@@ -29,26 +30,7 @@ def switch_often():
     sys.setswitchinterval(before)
 
 
-def run_in_threads(*targets, barrier=None):
-    """Run each target in its own thread; re-raise the first error here. An error
-    breaks the barrier, so the other threads fail at once instead of waiting for it."""
-    errors, threads = [], []
-    for target in targets:
-        def run(target=target):
-            try:
-                target()
-            except BaseException as e:      # noqa: BLE001 -- re-raised in the main thread
-                errors.append(e)
-                if barrier is not None:
-                    barrier.abort()
-        threads.append(threading.Thread(target=run))
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=120)
-    assert not any(th.is_alive() for th in threads), "a thread hung"
-    if errors:
-        raise errors[0]
+
 
 
 def test_detect_anomaly_is_per_thread():

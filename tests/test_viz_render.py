@@ -24,8 +24,8 @@ def test_svg_is_well_formed_and_has_tooltips_on_nodes_and_edges(graph, tmp_path)
     path = viz.write(graph, tmp_path / "g.svg")
     root = ET.parse(path).getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    groups = {g.get("id"): g for g in root.iter("{http://www.w3.org/2000/svg}g")}
-    tips = {kind: [a.get(XLINK) for gid, g in groups.items() if gid.startswith(kind)
+    groups = list(root.iter("{http://www.w3.org/2000/svg}g"))     # class "node" / "edge"
+    tips = {kind: [a.get(XLINK) for g in groups if g.get("class") == kind
                    for a in g.iter("{http://www.w3.org/2000/svg}a") if a.get(XLINK)]
             for kind in ("node", "edge")}
     assert any("value: min" in t and "mean" in t and "norm" in t for t in tips["node"])

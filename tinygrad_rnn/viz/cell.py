@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Edge, Node, Picture, reading_order, time_steps
+from .graph import Edge, Node, Picture, edge_id, reading_order, tensor_ids, time_steps
 from .labels import fmt_norm, norm, shape_text, stats, step_title
 
 STATES = ("h_t", "C_t")   # the tensors a step hands to the next one, by name
@@ -36,8 +36,13 @@ def cell_picture(root) -> Picture:
     several_lanes = len({lane for lane, _ in steps}) > 1
     nodes = [_cell_node(s, cell[s], state, step_title(s, several_lanes)) for s in steps]
     nodes += [_loss_node(root, tensors, step_at), _param_table(tensors)]
+    tids = tensor_ids(tensors)
+    for n in nodes:                              # what each box stands for, for the viewer
+        if n is not None:
+            n.dom_id = "x" + n.id
+            n.stands_for = tuple(tids[id(t)] for t in tensors if home(t) == n.id)
     lanes = any(name == "C_t" for _, name in state)   # an LSTM: boxes with an h row and a C row
-    edges = _state_edges(tensors, home, lanes) + _cuts(tensors, home, nodes)
+    edges = _state_edges(tensors, home, lanes, tids) + _cuts(tensors, home, nodes)
     return Picture([n for n in nodes if n is not None], edges)
 
 
@@ -82,20 +87,23 @@ def _param_table(tensors) -> Node | None:
                 "a weight shared by the steps gets ∂E/∂p = the sum over the steps of what each sends back")
 
 
-def _state_edges(tensors, home, lanes: bool) -> list[Edge]:
+def _state_edges(tensors, home, lanes: bool, tids) -> list[Edge]:
     """One edge per (box, box, tensor) crossing; a state's label is its total ‖.grad‖."""
-    merged = {}                                   # (src box, dst box, id(tensor)) -> (tensor, grads)
+    merged = {}                                   # (src box, dst box, id(tensor)) -> (tensor, grads, ids)
     for c in tensors:
         for i, p in enumerate(c.parents):
             a, b = home(p), home(c)
             if a is None or b is None or a == b:
                 continue
             g = c.edge_grads[i] if c.edge_grads is not None else None
-            merged.setdefault((a, b, id(p)), (p, []))[1].append(g)
+            entry = merged.setdefault((a, b, id(p)), (p, [], []))
+            entry[1].append(g)
+            entry[2].append(edge_id(tids[id(c)], i))
     edges = []
-    for (a, b, _), (p, grads) in merged.items():
+    for (a, b, _), (p, grads, ids) in merged.items():
         port = p.name[0] if lanes and p.name in STATES else ""
-        e = Edge(a, b, tailport=port, headport=port if b != "loss" else "")
+        e = Edge(a, b, tailport=port, headport=port if b != "loss" else "",
+                 dom_id=ids[0], stands_for=tuple(ids))
         if p.name in STATES and b != "loss" and p.grad is not None:
             e.norms = [norm(p.grad)]
             e.tooltip = f"{p.name} of {p.scope} → next step\n‖∂E/∂{p.name}‖ (all of it): " + stats(p.grad)
@@ -118,13 +126,15 @@ def _cuts(tensors, home, nodes) -> list[Edge]:
             src = origin.get(id(p.data))
             if src is None or home(src) is None:
                 nodes.append(Node(f"cut{len(cuts)}", "detached", f"✂ {p.name}.detach()\n"
-                                  f"{shape_text(p.shape)}", "carried in from an earlier chunk"))
+                                  f"{shape_text(p.shape)}", "carried in from an earlier chunk",
+                                  dom_id=f"xcutnode{len(cuts)}"))
                 a = nodes[-1].id
             else:
                 a = home(src)
             if a != home(c):
                 cuts.append(Edge(a, home(c), kind="cut", text="✂ detach()",
-                                 tooltip="truncated BPTT: no gradient flows back across this cut"))
+                                 tooltip="truncated BPTT: no gradient flows back across this cut",
+                                 dom_id=f"xcut{len(cuts)}"))
     return cuts
 
 
@@ -160,7 +170,8 @@ def _elided_node(nid, hidden, nodes, lane) -> Node:
     if norms:
         text += f"\n‖∂E/∂h_t‖ from {fmt_norm(min(norms))}\nto {fmt_norm(max(norms))}"
     ports = tuple(sorted({p for n in inside for p in n.ports}))
-    return Node(nid, "elided", text, f"{len(hidden)} time steps not drawn", None, None, ports)
+    return Node(nid, "elided", text, f"{len(hidden)} time steps not drawn", None, None, ports,
+                dom_id="x" + nid, stands_for=tuple(i for n in inside for i in n.stands_for))
 
 
 def _merge_edges(edges, new_id) -> list[Edge]:
@@ -172,10 +183,12 @@ def _merge_edges(edges, new_id) -> list[Edge]:
             continue
         key = (src, dst, e.tailport, e.headport, e.kind)
         if key not in merged:
-            merged[key] = Edge(src, dst, list(e.norms), e.kind, e.text, e.tooltip, e.tailport, e.headport)
+            merged[key] = Edge(src, dst, list(e.norms), e.kind, e.text, e.tooltip, e.tailport, e.headport,
+                               e.dom_id, e.stands_for)
         else:
             m = merged[key]
             m.norms += e.norms
+            m.stands_for += e.stands_for
             m.tooltip = f"{len(m.norms)} edges drawn as one: ‖·‖ from {fmt_norm(min(m.norms))} " \
                         f"to {fmt_norm(max(m.norms))}" if m.norms else m.tooltip
     return list(merged.values())

@@ -102,7 +102,7 @@ def to_digraph(pic: Picture, title: str | None = None, legend: bool = True) -> G
     for i, step in enumerate(steps):
         with g.subgraph(name=f"cluster_{i}") as c:
             c.attr(label=step_title(step, several_lanes), style="rounded,filled", fillcolor="#fbfcfc",
-                   color="#aab7b8", fontsize="13")
+                   color="#aab7b8", fontsize="13", id=f"xstep{i}")
             for n in pic.nodes:
                 if n.step == step and n.kind not in ("cell", "elided"):
                     _node(c, n)
@@ -117,7 +117,7 @@ def to_digraph(pic: Picture, title: str | None = None, legend: bool = True) -> G
         _edge(g, e, scale, "0" if e.src in shared else "8" if crossing else "", inline)
     _keep_time_order(g, pic, steps)
     if legend:
-        g.node("legend", _legend(scale, pic), shape="plain")
+        g.node("legend", _legend(scale, pic), shape="plain", id="xlegend")
     return g
 
 
@@ -142,7 +142,7 @@ def _keep_time_order(g, pic: Picture, steps) -> None:
         for x in dict.fromkeys(exits.get((a, b)) or members[a][-1:]):
             for y in members[b]:
                 if y not in fed:
-                    g.edge(x, y, style="invis")
+                    g.edge(x, y, style="invis", id=f"xorder_{x}_{y}")
 
 
 def _step_order(nodes):
@@ -167,7 +167,7 @@ def _node(g, n: Node) -> None:
         label = n.label.replace("\\", "\\\\").replace("\n", "\\l") + "\\l"   # left-justified lines
     else:
         label = _text(n.label)
-    g.node(n.id, label, tooltip=_text(n.tooltip or n.label), **style)
+    g.node(n.id, label, tooltip=_text(n.tooltip or n.label), id=n.dom_id or "x" + n.id, **style)
 
 
 def _ported_label(n: Node) -> str:
@@ -183,7 +183,8 @@ def _edge(g, e: Edge, scale: LogScale, weight: str, inline: bool) -> None:
     # A shared parameter's edges have weight 0: they do not pull the steps apart
     # (each step stays compact; the parameter sits before the first step). The
     # state edges from step t to step t+1 weigh 8: the h_t path runs straight.
-    attrs = dict(tooltip=_text(e.tooltip) if e.tooltip else " ", weight=weight)
+    attrs = dict(tooltip=_text(e.tooltip) if e.tooltip else " ", weight=weight,
+                 id=e.dom_id or f"x{e.src}_{e.dst}")
     if e.tailport:
         attrs.update(tailport=f"{e.tailport}:e", headport=f"{e.headport}:w" if e.headport else "")
     if e.kind == "cut":

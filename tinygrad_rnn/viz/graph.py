@@ -11,6 +11,12 @@ One node per tensor. A tensor made by an op is drawn as that op (`matmul
 Each edge is one argument of one op, drawn in the forward direction (input ->
 op), and carries the norm of the gradient that flowed back along it:
 `child.edge_grads[i]`, recorded by `backward()`.
+
+Element ids (the contract with the interactive viewer, viz/html.py): every
+drawn tensor has the SVG id `t<k>`, k its creation tick counted from the
+oldest tensor of the graph (`tensor_ids`), every edge `e<k>_<i>` (argument i
+of the tensor t<k>), and what stands for several (a cell box, a merged edge)
+lists them in `stands_for`. Synthetic elements (legend, cuts) start with `x`.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ class Node:
     step: tuple[str, int] | None = None     # (lane, t) if made inside a time step
     state_norm: float | None = None         # ‖∂E/∂h_t‖ if this node is (or holds) h_t
     ports: tuple[str, ...] = ()             # cell view: "h", "C" lanes
+    dom_id: str = ""                        # SVG id: t<k> for a tensor, x... for a synthetic box
+    stands_for: tuple[str, ...] = ()        # the tensor ids drawn in it (a cell box: its step's)
 
 
 @dataclass
@@ -41,6 +49,8 @@ class Edge:
     tooltip: str = ""
     tailport: str = ""
     headport: str = ""
+    dom_id: str = ""                        # SVG id: e<k>_<i>, the first real edge it stands for
+    stands_for: tuple[str, ...] = ()        # the real edges drawn as this one
 
 
 @dataclass
@@ -62,6 +72,23 @@ def walk(root) -> list:
             # reversed, so the first argument is finished first
             stack.extend((p, False) for p in reversed(node.parents) if id(p) not in seen)
     return order
+
+
+def tick_of(t) -> int:
+    """A tensor's creation tick (the engine's clock): the one place the viewer's ids read it."""
+    return t._tick
+
+
+def tensor_ids(tensors) -> dict[int, str]:
+    """{id(t): "t<k>"}, k = creation tick minus the oldest tensor's: the same computation
+    gives the same ids in every run and process (raw ticks count every tensor ever made)."""
+    base = min((tick_of(t) for t in tensors), default=0)
+    return {id(t): f"t{tick_of(t) - base}" for t in tensors}
+
+
+def edge_id(child_id: str, i: int) -> str:
+    """Argument i of the tensor whose id is t<k>: e<k>_<i>."""
+    return f"e{child_id[1:]}_{i}"
 
 
 def is_folded(t) -> bool:
@@ -112,13 +139,15 @@ def op_picture(root) -> Picture:
     """The op-level view: every tensor a node, every argument an edge."""
     tensors = reading_order(root)
     ids = {id(t): f"n{i}" for i, t in enumerate(tensors)}
-    edges = [_edge(p, t, i, ids) for t in tensors for i, p in enumerate(t.parents) if id(p) in ids]
+    tids = tensor_ids(tensors)
+    edges = [_edge(p, t, i, ids, tids) for t in tensors for i, p in enumerate(t.parents) if id(p) in ids]
     edges += _detach_cuts(tensors, ids)
     steps = time_steps(tensors)
     nodes = []
     for t in tensors:
         kind = kind_of(t, root)
-        node = Node(ids[id(t)], kind, label_of(t, kind), tooltip_of(t), steps.get(id(t)))
+        node = Node(ids[id(t)], kind, label_of(t, kind), tooltip_of(t), steps.get(id(t)),
+                    dom_id=tids[id(t)], stands_for=(tids[id(t)],))
         if t.name == "h_t" and t.grad is not None:
             node.state_norm = norm(t.grad)
         if kind == "param" and t.grad is not None:
@@ -173,13 +202,16 @@ def _time_key(t) -> tuple:
     return (0, "", 0) if t.op is None else (2, "", 0)
 
 
-def _edge(p, t, i, ids) -> Edge:
+def _edge(p, t, i, ids, tids) -> Edge:
     """Argument i of op t: the gradient sent back to p along it is t.edge_grads[i]."""
     g = t.edge_grads[i] if t.edge_grads is not None else None
     where = f"{p.name} → {t.name} (argument {i} of {t.op}{', ' + t.scope if t.scope else ''})"
+    eid = edge_id(tids[id(t)], i)
     if g is None:
-        return Edge(ids[id(p)], ids[id(t)], kind="grad" if p.requires_grad else "nograd", tooltip=where)
-    return Edge(ids[id(p)], ids[id(t)], [norm(g)], tooltip=f"{where}\ngradient along it: {stats(g)}")
+        return Edge(ids[id(p)], ids[id(t)], kind="grad" if p.requires_grad else "nograd", tooltip=where,
+                    dom_id=eid, stands_for=(eid,))
+    return Edge(ids[id(p)], ids[id(t)], [norm(g)], tooltip=f"{where}\ngradient along it: {stats(g)}",
+                dom_id=eid, stands_for=(eid,))
 
 
 def _show_fan_in(node: Node, param, tensors) -> None:
@@ -201,5 +233,6 @@ def _detach_cuts(tensors, ids) -> list[Edge]:
         src = by_data.get(id(t.data)) if t._detached else None
         if src is not None:
             cuts.append(Edge(ids[id(src)], ids[id(t)], kind="cut", text="✂ detach()",
-                             tooltip="truncated BPTT: no gradient flows back across this cut"))
+                             tooltip="truncated BPTT: no gradient flows back across this cut",
+                             dom_id=f"xcut{len(cuts)}"))
     return cuts

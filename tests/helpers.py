@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.autograd import walk
 
 
 def random_inputs(*shapes, positive=False, seed=0) -> list[np.ndarray]:
@@ -45,13 +46,7 @@ def check_op(fn, *shapes, positive=False, seed=0, **tolerances) -> None:
 
 def graph_nodes(root):
     """Every tensor reachable from root through .parents (leaves included)."""
-    seen, stack = {id(root): root}, [root]
-    while stack:
-        for p in stack.pop().parents:
-            if id(p) not in seen:
-                seen[id(p)] = p
-                stack.append(p)
-    return list(seen.values())
+    return walk(root)
 
 
 def run_in_threads(*targets, barrier=None):

@@ -14,10 +14,10 @@ def param(*shape, dtype=np.float64):
 
 def test_fills_in_place_and_returns_the_tensor_keeping_dtype():
     t = param(3, 4, dtype=np.float32)
-    before = t._version
+    before = t._written_at
     assert init.normal_(t) is t
     assert t.dtype == np.float32 and t.shape == (3, 4)
-    assert t._version > before                 # went through the data setter
+    assert t._written_at > before                 # went through the data setter
 
 
 def test_constants():

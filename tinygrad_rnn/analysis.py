@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd import walk
 from .context import scope
 from .tensor import Tensor
 
@@ -57,18 +58,6 @@ def state_grad_norms(states) -> np.ndarray:
     return np.array([0.0 if h.grad is None else float(np.linalg.norm(h.grad)) for h in states])
 
 
-def _walk(root: Tensor):
-    """Every tensor behind `root` (itself included), each once."""
-    seen, stack = {id(root)}, [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        for p in node.parents:
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
-
-
 def param_edge_grads(root: Tensor, param: Tensor) -> dict[str, np.ndarray]:
     """What each use of a shared parameter sent back to it: {scope: gradient}.
 
@@ -79,7 +68,7 @@ def param_edge_grads(root: Tensor, param: Tensor) -> dict[str, np.ndarray]:
     Two uses in one scope are added together.
     """
     out = {}
-    for node in _walk(root):
+    for node in walk(root):
         for p, g in zip(node.parents, node.edge_grads or ()):
             if p is param and g is not None:
                 out[node.scope] = out[node.scope] + g if node.scope in out else g
@@ -102,7 +91,7 @@ def step_jacobian(cell, x_t, h_prev) -> tuple[np.ndarray, np.ndarray]:
     H = h_prev.shape[1]
     h = Tensor(np.repeat(h_prev, H, axis=0), requires_grad=True, name="h_{t-1}")   # (H, H)
     h_t = cell(Tensor(np.repeat(x_t, H, axis=0)), h)                             # (H, H)
-    weights = [(w, w.grad) for w in _walk(h_t) if w.op is None and w.requires_grad and w is not h]
+    weights = [(w, w.grad) for w in walk(h_t) if w.op is None and w.requires_grad and w is not h]
     h_t.backward(np.eye(H, dtype=h_t.dtype))   # copy j seeded with e_j
     for w, g in weights:
         w.grad = g

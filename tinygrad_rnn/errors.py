@@ -40,3 +40,37 @@ FIT_HINTS = {
 def fit_hint(op: str) -> str:
     """The advice that ends a ShapeError from `op`."""
     return FIT_HINTS.get(op, "check `axis` against the input's shape (and that a reduced axis is not empty)")
+
+
+# ---- backward()'s refusals ----------------------------------------------------
+def no_graph(name: str, shape) -> str:
+    return (f"backward(): this tensor ({name}, shape {shape}) does not require grad and has no "
+            "graph; create the inputs with requires_grad=True (and not under no_grad())")
+
+
+def nonscalar_root(name: str, scope: str, shape) -> str:
+    return (f"backward(): the root '{name}'{where(scope)} has shape {shape}; an implicit gradient "
+            "exists only for a scalar. Reduce it first (.sum(), .mean()) or pass grad= of the same shape")
+
+
+def seed_shape(grad_shape, shape) -> str:
+    return f"backward(): grad has shape {grad_shape} but the tensor has shape {shape}; they must be equal"
+
+
+def graph_reused(op: str, scope: str) -> str:
+    return (f"backward(): the graph through {op}{where(scope)} was already used by a previous "
+            "backward() and freed. Run the forward pass again, pass retain_graph=True to the first "
+            "backward(), or, for truncated BPTT, carry h.detach() into the next chunk")
+
+
+def written_in_place(op: str, scope: str, name: str, shape, is_output: bool) -> str:
+    return (f"backward of {op}{where(scope)}: its {'output' if is_output else 'input'} '{name}' "
+            f"(shape {shape}) was modified in place after the forward pass, so the gradient would "
+            "be wrong. Update parameters after backward() (optimizer.step()), or run the forward pass again")
+
+
+def inputs_do_not_fit(op: str, shapes, params, error, scope: str) -> str:
+    """The ShapeError of an op whose forward refused its inputs."""
+    extra = "".join(f", {k}={v!r}" for k, v in params.items() if k != "index")
+    return (f"{op}: inputs of shapes {' and '.join(map(str, shapes))}{extra} do not fit "
+            f"({error}){where(scope)}; {fit_hint(op)}")

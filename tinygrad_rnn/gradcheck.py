@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd import walk
 from .context import no_grad, record_edge_grads
 from .ops import unbroadcast
-from .tensor import Tensor, _reverse_topological
+from .tensor import Tensor
 
 
 class GradcheckError(AssertionError):
@@ -98,7 +99,7 @@ def _replay(order, root, override=None):
 
 
 def _forward_order(root):
-    return list(reversed(_reverse_topological(root)))
+    return walk(root, needs_grad=True)
 
 
 def _per_step(root, x, eps, rng) -> list[str]:
@@ -137,8 +138,7 @@ def _first_bad_vjp(root, eps, atol, rtol, rng) -> list[str]:
                 args = xs[:i] + [xi] + xs[i + 1:]
                 return float(np.sum(G * node._op.forward(*args, **node._params)))
             numeric = (f(xs[i] + eps * V) - f(xs[i] - eps * V)) / (2 * eps)
-            g = unbroadcast(np.asarray(node._op.vjp(i)(G, node.data, *xs, **node._params)),
-                            p.shape)
+            g = unbroadcast(np.asarray(node._op.vjp(i, G, node.data, xs, node._params)), p.shape)
             analytic = float(np.sum(g * V))
             if abs(analytic - numeric) > atol + rtol * abs(numeric):
                 shapes = ", ".join(str(q.shape) for q in node._parents)

@@ -29,16 +29,17 @@ from .sparse import SparseGrad
 class Op:
     name: str
     forward: Callable[..., np.ndarray]
-    vjps: tuple[Callable[..., np.ndarray], ...] | Callable[..., np.ndarray]
-    # A variadic op (cat, stack of T tensors) has one VJP called as
-    # vjp(i, g, y, xs, **params): the inputs as one list, not T arguments,
-    # so T calls cost O(T), not O(T²).
+    vjps: tuple[Callable[..., np.ndarray], ...]   # one rule per input, in argument order
+    variadic: bool = False
+    # cat and stack take any number T of inputs, so they have one rule for all
+    # of them, told which input it is: vjps[0](g, y, xs, i, **params). Unpacking
+    # T inputs into each of T calls would make backward O(T²).
 
-    def vjp(self, i: int) -> Callable[..., np.ndarray]:
-        """The VJP for input i, called as vjp(g, y, *xs, **params) whatever the op."""
-        if isinstance(self.vjps, tuple):
-            return self.vjps[i]
-        return lambda g, y, *xs, **params: self.vjps(i, g, y, xs, **params)
+    def vjp(self, i: int, g: np.ndarray, y: np.ndarray, xs, params) -> np.ndarray:
+        """∂E/∂xs[i] from g = ∂E/∂y: the one way the engine (and gradcheck) calls a rule."""
+        if self.variadic:
+            return self.vjps[0](g, y, xs, i, **params)
+        return self.vjps[i](g, y, *xs, **params)
 
 
 def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -103,7 +104,7 @@ def _getitem_vjp(g, y, x, index):
     return SparseGrad(x.shape, x.dtype, [(index, g)])
 
 
-def _cat_vjp(i, g, y, xs, axis):
+def _cat_vjp(g, y, xs, i, axis):
     # Input i occupies rows start:stop of the result along `axis`: its gradient is that slice.
     axis %= g.ndim
     start = 0
@@ -112,7 +113,7 @@ def _cat_vjp(i, g, y, xs, axis):
     return g[(slice(None),) * axis + (slice(start, start + xs[i].shape[axis]),)]
 
 
-def _stack_vjp(i, g, y, xs, axis):
+def _stack_vjp(g, y, xs, i, axis):
     return g[(slice(None),) * (axis % g.ndim) + (i,)]    # input i is position i of the new axis
 
 
@@ -179,5 +180,5 @@ reshape = Op("reshape", lambda x, shape: x.reshape(shape), (
 transpose = Op("transpose", lambda x, axes: x.transpose(axes), (
     lambda g, y, x, axes: g.transpose(np.argsort(axes)),))  # undo the permutation
 getitem = Op("getitem", lambda x, index: x[index], (_getitem_vjp,))
-cat = Op("cat", lambda *xs, axis: np.concatenate(xs, axis=axis), _cat_vjp)
-stack = Op("stack", lambda *xs, axis: np.stack(xs, axis=axis), _stack_vjp)
+cat = Op("cat", lambda *xs, axis: np.concatenate(xs, axis=axis), (_cat_vjp,), variadic=True)
+stack = Op("stack", lambda *xs, axis: np.stack(xs, axis=axis), (_stack_vjp,), variadic=True)

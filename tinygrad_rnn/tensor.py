@@ -2,32 +2,26 @@
 
 Reading order: how a Tensor is made (`Tensor.__init__`, `apply`), the operators
 and methods that call `apply` with a row of `ops.py`, and `backward()`, which
-walks the recorded graph once in reverse topological order applying each VJP.
+hands the recorded graph to `autograd.backward` (the walk, in autograd.py).
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import operator
-
 import numpy as np
 
-from . import ops
+from . import autograd, ops
 from .anomaly import check_finite
-from .context import _ANOMALY, _GRAD_ENABLED, _RECORD_EDGES, _SCOPE, get_default_dtype
-from .errors import GraphError, InplaceModificationError, ShapeError, fit_hint, where
+from .autograd import LAST_WRITE, TICK
+from .context import _ANOMALY, _GRAD_ENABLED, _SCOPE, get_default_dtype
+from .errors import GraphError, ShapeError, inputs_do_not_fit, no_graph, nonscalar_root, seed_shape, where
 
-# One clock ticks at every event: a tensor being made, or its `.data` written.
+# One clock (autograd.TICK) ticks at every event: a tensor being made, or its `.data` written.
 # - Creation order is a topological order (an op's inputs exist before it), so
 #   backward() visits nodes newest first and reaches each only after all its
 #   consumers.
 # - In-place detection (PyTorch's version counters, simplified): writing `t.data`
-#   stamps `t` with a fresh tick. If an input's stamp is newer than the op that
-#   read it, that op's VJP would use the wrong values, so backward() refuses.
-_TICK = itertools.count()
-_LAST_WRITE = [-1]                     # tick of the latest `.data` write anywhere
-_DATA = operator.attrgetter("_data")   # map(_DATA, tensors): their arrays, without a Python loop
+#   stamps `t._written_at` with a fresh tick. If an input's stamp is newer than the
+#   op that read it, that op's VJP would use the wrong values, so backward() refuses.
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -54,7 +48,7 @@ class Tensor:
     """An n-d array plus the op and inputs that made it (None and () for a leaf)."""
 
     __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "edge_grads",
-                 "_op", "_parents", "_params", "_tick", "_version", "_freed",
+                 "_op", "_parents", "_params", "_tick", "_written_at", "_graph_used",
                  "_pending", "_detached", "__weakref__")
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
 
@@ -65,6 +59,16 @@ class Tensor:
                             f"{self._data.dtype}; convert with .astype(np.float64) first")
         self._init(bool(requires_grad), name or "tensor")
 
+    @classmethod
+    def _from_array(cls, array: np.ndarray, requires_grad: bool, name: str,
+                    op=None, parents=(), params=None) -> Tensor:
+        """A tensor around an array that needs none of __init__'s checks (an op's
+        result, a detached or lifted value): the one way the engine makes tensors."""
+        out = cls.__new__(cls)
+        out._data = array
+        out._init(requires_grad, name, op, parents, params)
+        return out
+
     def _init(self, requires_grad, name, op=None, parents=(), params=None):
         self.grad = None                  # ∂E/∂self after backward(), same shape
         self.requires_grad = requires_grad
@@ -72,9 +76,9 @@ class Tensor:
         self.scope = _SCOPE.get()         # where it was made: "rnn/t=3"
         self.edge_grads = None            # after backward(): grad sent to each parent
         self._op, self._parents, self._params = op, parents, params
-        self._tick = next(_TICK)          # creation time: orders backward()
-        self._version = 0                 # tick of the last write to .data
-        self._freed = False
+        self._tick = next(TICK)           # creation time: orders backward()
+        self._written_at = 0              # tick of the last write to .data
+        self._graph_used = False          # a backward() without retain_graph went through it
         self._pending = None              # gradients arriving during backward()
         self._detached = False
 
@@ -86,7 +90,7 @@ class Tensor:
     @data.setter
     def data(self, value):
         # `p.data -= lr * p.grad` lands here too: Python re-assigns after `-=`.
-        self._version = _LAST_WRITE[0] = next(_TICK)
+        self._written_at = LAST_WRITE[0] = next(TICK)
         self._data = _as_array(value)
 
     shape = property(lambda self: self._data.shape)
@@ -108,9 +112,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph: gradient stops here (truncated BPTT)."""
-        out = Tensor.__new__(Tensor)
-        out._data = self._data
-        out._init(False, self.name)
+        out = Tensor._from_array(self._data, False, self.name)
         out._detached = True
         return out
 
@@ -231,133 +233,46 @@ class Tensor:
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Backpropagate from this tensor: every tensor on a path to it gets `.grad`.
 
-        Nodes are visited newest first (a heap on creation time). A node's
-        consumers are all newer than it, so when it is reached every path into
-        it has delivered its share to `_pending`: that sum is ∂E/∂U = Σ_t ...
-        for a weight shared across time. The node's VJPs then
-        send one share along each edge to its parents; each edge's share is kept
-        in `edge_grads` for the renderer.
+        The walk is in autograd.py; here only the seed ∂E/∂self is made: ones for
+        a scalar, else `grad`, which must have this tensor's shape.
         """
-        seed = self._seed(grad)
-        record, anomaly = _RECORD_EDGES.get(), _ANOMALY.get()
-        self._pending = seed
-        heap = [(-self._tick, self)]
-        try:
-            while heap:
-                node = heapq.heappop(heap)[1]
-                op, parents, params, y = node._op, node._parents, node._params, node._data
-                if op is not None and (node._freed or _LAST_WRITE[0] > node._tick):
-                    node._check_backward_allowed()  # is it freed? was an input written since?
-                g, node._pending = node._pending, None
-                if type(g) is not np.ndarray or not g.flags.writeable:
-                    g = np.array(g)         # a numpy scalar, broadcast view or SparseGrad: make it real
-                if anomaly:                 # shares each finite can still sum to Inf
-                    check_finite(g, f"the gradient summed at '{node.name}'", node)
-                node.grad = g if node.grad is None else node.grad + g
-                if op is None:
-                    continue                # a leaf: nothing to propagate
-                xs = list(map(_DATA, parents))
-                vjps = op.vjps
-                edges = []
-                for i, (p, x) in enumerate(zip(parents, xs)):
-                    if not p.requires_grad:
-                        edges.append(None)
-                        continue
-                    gp = vjps[i](g, y, *xs, **params) if type(vjps) is tuple \
-                        else vjps(i, g, y, xs, **params)    # variadic: cat, stack
-                    if gp.shape != x.shape:
-                        gp = ops.unbroadcast(gp, x.shape)
-                    if gp.dtype is not x.dtype and gp.dtype != x.dtype:
-                        gp = gp.astype(x.dtype)
-                    if anomaly:
-                        check_finite(gp, f"backward of {node._op.name}", node, *parents, grad_of=(p, g))
-                    edges.append(gp)
-                    if p._pending is None:      # first share to reach p: schedule it
-                        p._pending = gp
-                        heapq.heappush(heap, (-p._tick, p))
-                    else:   # a new array, never in place: each share is an edge's record
-                        p._pending = p._pending + gp
-                node.edge_grads = tuple(edges) if record else None
-                node._freed = not retain_graph
-        except BaseException:
-            for _, n in heap:               # leave no half-summed shares behind
-                n._pending = None
-            raise
+        autograd.backward(self, self._seed(grad), retain_graph)
 
     def _seed(self, grad) -> np.ndarray:
         if not self.requires_grad:
-            raise GraphError(f"backward(): this tensor ({self.name}, shape {self.shape}) does not "
-                             "require grad and has no graph; create the inputs with "
-                             "requires_grad=True (and not under no_grad())")
+            raise GraphError(no_graph(self.name, self.shape))
         if grad is None:
             if self.size != 1:
-                raise GraphError(f"backward(): the root '{self.name}'{where(self.scope)} has shape "
-                                 f"{self.shape}; an implicit "
-                                 "gradient exists only for a scalar. Reduce it first "
-                                 "(.sum(), .mean()) or pass grad= of the same shape")
+                raise GraphError(nonscalar_root(self.name, self.scope, self.shape))
             return np.ones_like(self._data)
         grad = np.array(grad._data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
         if grad.shape != self.shape:
-            raise GraphError(f"backward(): grad has shape {grad.shape} but the tensor has "
-                             f"shape {self.shape}; they must be equal")
+            raise GraphError(seed_shape(grad.shape, self.shape))
         return grad
-
-    def _check_backward_allowed(self):
-        if self._freed:
-            raise GraphError(
-                f"backward(): the graph through {self._op.name}{where(self.scope)} was "
-                "already used by a previous backward() and freed. Run the forward pass "
-                "again, pass retain_graph=True to the first backward(), or, for truncated "
-                "BPTT, carry h.detach() into the next chunk")
-        for p in (*self._parents, self):    # its VJP reads its inputs and its output y
-            if p._version > self._tick:
-                raise InplaceModificationError(
-                    f"backward of {self._op.name}{where(self.scope)}: its "
-                    f"{'output' if p is self else 'input'} "
-                    f"'{p.name}' (shape {p.shape}) was modified in place after the forward "
-                    "pass, so the gradient would be wrong. Update parameters after "
-                    "backward() (optimizer.step()), or run the forward pass again")
-
-
-def _reverse_topological(root: Tensor) -> list[Tensor]:
-    """Every node on a path to `root` that requires grad, newest (root) first.
-
-    An explicit stack, not recursion: a 10,000-step unroll is a 10,000-deep
-    chain, and Python's recursion limit is 1,000. Sorting by creation time
-    gives a topological order for free.
-    """
-    seen, stack = {root}, [root]
-    while stack:
-        for p in stack.pop()._parents:
-            if p.requires_grad and p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return sorted(seen, key=lambda n: n._tick, reverse=True)
 
 
 def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     """Run `op` forward on the inputs' arrays and record it in the graph."""
     try:
-        y = op.forward(*map(_DATA, inputs), **params)
+        y = np.asarray(op.forward(*[t._data for t in inputs], **params))
     except (ValueError, IndexError, TypeError) as e:
-        shapes = " and ".join(str(t.shape) for t in inputs)
-        raise ShapeError(f"{op.name}: inputs of shapes {shapes}{_describe(params)} do not "
-                         f"fit ({e}){where(_SCOPE.get())}; {fit_hint(op.name)}") from None
-    out = Tensor.__new__(Tensor)
-    out._data = y if type(y) is np.ndarray else np.asarray(y)
-    for t in inputs:
-        if t.requires_grad and _GRAD_ENABLED.get():
-            out._init(True, op.name, op, inputs, params)
-            break
+        raise ShapeError(inputs_do_not_fit(op.name, [t.shape for t in inputs], params, e,
+                                           _SCOPE.get())) from None
+    if _needs_grad(inputs):
+        out = Tensor._from_array(y, True, op.name, op, inputs, params)
     else:
-        out._init(False, op.name)     # a constant: its history is not needed
+        out = Tensor._from_array(y, False, op.name)     # a constant: its history is not needed
     if _ANOMALY.get():
         check_finite(out._data, op.name, out, *inputs)
     return out
 
 
-def _describe(params) -> str:
-    return "".join(f", {k}={v!r}" for k, v in params.items() if k != "index") if params else ""
+def _needs_grad(inputs) -> bool:
+    """An op's result requires grad if any input does, unless under no_grad()."""
+    for t in inputs:
+        if t.requires_grad:
+            return _GRAD_ENABLED.get()
+    return False
 
 
 def _lift(x, like: Tensor) -> Tensor:
@@ -367,10 +282,7 @@ def _lift(x, like: Tensor) -> Tensor:
         return x
     if isinstance(x, (int, float)) and like._data.dtype.kind == "f":
         x = np.asarray(x, dtype=like._data.dtype)
-    out = Tensor.__new__(Tensor)
-    out._data = _as_array(x)
-    out._init(False, "const")
-    return out
+    return Tensor._from_array(_as_array(x), False, "const")
 
 
 def _axis(axis):

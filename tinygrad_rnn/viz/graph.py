@@ -1,7 +1,7 @@
 """Walk the recorded graph into a Picture: nodes, edges and time steps, no Graphviz yet.
 
-The walk is deterministic: a depth-first pass from the root (inputs in argument
-order), then a stable sort by time step numbers the nodes n0, n1, ... : leaves
+The walk is deterministic: the engine's walk (every tensor in creation order),
+then a stable sort by time step numbers the nodes n0, n1, ... : leaves
 from before the loop, step 1, step 2, ..., the readout. The same computation
 therefore gives the same ids and the same DOT text on every run, unlike ids
 made from `id()`.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..autograd import walk as _engine_walk
 from .labels import fmt_norm, norm, shape_text, stats, step_of
 
 
@@ -60,18 +61,9 @@ class Picture:
 
 
 def walk(root) -> list:
-    """Every tensor the root depends on, each after its inputs (iterative DFS post-order)."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            # reversed, so the first argument is finished first
-            stack.extend((p, False) for p in reversed(node.parents) if id(p) not in seen)
-    return order
+    """Every tensor the root depends on, each after its inputs, in creation order
+    (the engine's one walk, `autograd.walk`)."""
+    return _engine_walk(root)
 
 
 def tick_of(t) -> int:
@@ -159,7 +151,7 @@ def op_picture(root) -> Picture:
 def reading_order(root) -> list:
     """The drawn tensors: leaves from before the loop, then the steps by t, then the rest.
 
-    Python's sort is stable, so inside a step the walk's order (inputs first) stays.
+    Python's sort is stable, so inside a step the walk's order (creation, inputs first) stays.
     """
     return sorted((t for t in walk(root) if not is_folded(t)), key=_time_key)
 

@@ -1,0 +1,118 @@
+"""Backpropagation: walk the recorded graph newest first, one VJP per edge.
+
+Every op `apply` records is a node: its output, the op and the inputs (its
+parents). `backward(root, seed)` computes ∂E/∂t for every tensor t on a path
+to the root, by the chain rule applied one node at a time:
+
+    ∂E/∂x_i = Σ over the ops that read x_i of  VJP_i(∂E/∂y)
+
+A node may be processed only once all its consumers have sent their share.
+Creation order gives that for free: an op's inputs exist before it, so every
+consumer of a tensor is newer than the tensor. `walk` collects the graph and
+sorts it by creation time; backward reads that list from the newest end.
+
+A weight shared by every time step is one leaf with one edge per use; the
+shares add up in `_pending` before the weight is reached, which is BPTT's
+∂E/∂U = Σ_t (the term of step t).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .anomaly import check_finite
+from .context import _ANOMALY, _RECORD_EDGES
+from .errors import GraphError, InplaceModificationError, graph_reused, written_in_place
+from .ops import unbroadcast
+
+# One clock ticks at every event: a tensor being made (its `_tick`), or a
+# `.data` written (the writer's `_written_at`, and `LAST_WRITE`).
+TICK = itertools.count()
+LAST_WRITE = [-1]                   # tick of the latest `.data` write anywhere
+
+
+def walk(root, needs_grad: bool = False) -> list:
+    """Every tensor `root` depends on (itself included), each after its inputs.
+
+    An explicit stack, not recursion: a 10,000-step unroll is a 10,000-deep
+    chain and Python's recursion limit is 1,000. Sorting by creation time makes
+    the order topological. `needs_grad=True` follows only tensors that require
+    grad: the part of the graph backward() visits.
+    """
+    seen, stack = {root}, [root]
+    while stack:
+        for p in stack.pop()._parents:
+            if p not in seen and (p.requires_grad or not needs_grad):
+                seen.add(p)
+                stack.append(p)
+    return sorted(seen, key=_creation_time)
+
+
+def _creation_time(t) -> int:
+    return t._tick
+
+
+def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
+    """Leave ∂E/∂t in `t.grad` for every t behind `root`, given ∂E/∂root = `seed`.
+
+    Each edge's share is also kept in the consumer's `edge_grads` (for the
+    renderer) while `record_edge_grads()` is on.
+    """
+    record, anomaly = _RECORD_EDGES.get(), _ANOMALY.get()
+    order = walk(root, needs_grad=True)
+    root._pending = seed
+    try:
+        for node in reversed(order):                # newest first: consumers before their inputs
+            if node._op is not None and (node._graph_used or node._tick < LAST_WRITE[0]):
+                check_graph_usable(node)            # used by an earlier backward? an input written since?
+            g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
+            if anomaly:
+                check_finite(g, f"the gradient summed at '{node.name}'", node)
+            node.grad = g if node.grad is None else node.grad + g
+            if node._op is None:
+                continue                            # a leaf: nothing to send on
+            xs = [p._data for p in node._parents]
+            shares = []
+            for i, p in enumerate(node._parents):
+                share = None
+                if p.requires_grad:
+                    share = node._op.vjp(i, g, node._data, xs, node._params)   # ∂E/∂x_i
+                    if share.shape != xs[i].shape:
+                        share = unbroadcast(share, xs[i].shape)
+                    if share.dtype != xs[i].dtype:
+                        share = share.astype(xs[i].dtype)
+                    if anomaly:
+                        check_finite(share, f"backward of {node._op.name}", node, *node._parents,
+                                     grad_of=(p, g))
+                    # a new array, never in place: each share is an edge's record
+                    p._pending = share if p._pending is None else p._pending + share
+                shares.append(share)
+            node.edge_grads = tuple(shares) if record else None
+            node._graph_used = not retain_graph
+    except BaseException:
+        for node in order:                          # leave no half-summed shares behind
+            node._pending = None
+        raise
+
+
+def _dense(g) -> np.ndarray:
+    """A gradient as a writable array of its own: a numpy scalar, a broadcast view
+    (sum's VJP) or a SparseGrad (getitem's) becomes one. (A type test, not
+    isinstance: a plain ndarray is by far the most common case.)"""
+    if type(g) is np.ndarray and g.flags.writeable:
+        return g
+    return np.array(g)
+
+
+def check_graph_usable(node) -> None:
+    """Refuse a VJP that would read stale values: the graph was already used by a
+    backward() without retain_graph, or an input (or the output) was written in
+    place after the op ran."""
+    if node._graph_used:
+        raise GraphError(graph_reused(node._op.name, node.scope))
+    for p in (*node._parents, node):            # its VJP reads its inputs and its output y
+        if p._written_at > node._tick:
+            raise InplaceModificationError(
+                written_in_place(node._op.name, node.scope, p.name, p.shape, p is node))

@@ -8,7 +8,8 @@ The network reads "hello" one character at a time and predicts the next one
 
     ∂E/∂V = Σ_t h_t^T (y_t - o_t)                           (o_t: one-hot target)
     ∂E_t/∂U = Σ_{k<=t} ∂E_t/∂y_t ∂y_t/∂h_t (Π_{k<i<=t} ∂h_i/∂h_{i-1}) ∂h_k/∂U
-    ∂h_i/∂h_{i-1} = U diag(1 - h_i²)        (our row convention; the notes' U^T diag(1 - h_i²))
+    ∂h_i/∂h_{i-1} = U diag(1 - h_i²)        (gradient layout, row = input unit; the notes'
+                                            W_h^T diag(σ') with W_h = U^T; docs/conventions.md)
 
 and ∂E/∂W likewise with ∂h_k/∂W. The term of step k is what the use of U inside
 step k contributes; summed over t >= k, it is exactly the gradient that backward()

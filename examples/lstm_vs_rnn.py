@@ -4,11 +4,13 @@ Hochreiter & Schmidhuber (1997). The LSTM's cell state is updated additively,
 
     C_t = f_t * C_{t-1} + i_t * C̃_t        so   ∂C_t/∂C_{t-1} = diag(f_t)  (direct path)
 
-no weight matrix and no squashing derivative on the way back: with the forget gate
-open (f_t near 1; we initialise b_f = 1, so f_t ≈ σ(1) ≈ 0.73 at first and training
-can push it up) the gradient reaches C_1 from C_T nearly intact. The vanilla RNN
-multiplies ∂E/∂h_t by Uᵀ diag(1 - h_t²) at every step, and the gradient from a loss
-at step T is gone long before it reaches h_1.
+no weight matrix and no squashing derivative on the way back, only the forget gate.
+We initialise b_f = 1, so f_t ≈ σ(1) ≈ 0.73 at first: the direct path scales the
+gradient by about 0.73 per step, and at initialisation ‖∂E/∂C_1‖/‖∂E/∂C_T‖ is
+small (measured 4e-3 over T = 30 and 1e-3 over T = 40, printed below). That is not
+intact, but it is orders of magnitude more than the vanilla RNN keeps (5e-6 and 2e-10), whose row gradient is
+multiplied by diag(1 - h_t²) Uᵀ at every step; and the gate is learned, so training
+can open it toward 1 where the task needs memory, which U and tanh cannot do.
 
 The task is the adding problem (see `examples/datasets.py`): add the two numbers
 marked in a sequence of T; predicting 1.0 always scores MSE 1/6 ≈ 0.167. The LSTM

@@ -2,7 +2,7 @@
 
 Stack L recurrent layers, each reading the sequence the one below produced. The
 gradient that reaches the bottom has gone through every layer's Jacobian, and in a
-plain stack each one (Wᵀ diag(1 - h²) with a small random W) shrinks it: through
+plain stack each one (diag(1 - h²) Wᵀ with a small random W) shrinks it: through
 depth, gradients vanish just as they do through time. Two remedies from the course:
 
     plain                 h^l = RNN_l(h^(l-1))

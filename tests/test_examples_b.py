@@ -63,6 +63,8 @@ def test_irnn_gradient_does_not_vanish_and_training_helps(tmp_path):
     assert r["irnn_grad_ratio"] > 0.1                               # ‖∂E/∂h_1‖/‖∂E/∂h_T‖ with U = I
     assert r["tanh_grad_ratio"] < 1e-3                              # the tanh RNN's has vanished
     assert r["irnn_grad_ratio"] > 1e3 * r["tanh_grad_ratio"]
+    assert r["tanh_U_norm"] > 1.0                                   # the docstring: ‖U‖₂ is not < 1 ...
+    assert r["tanh_grad_ratio"] ** (1 / (r["T"] - 1)) < 0.8         # ... the shrinkage comes from 1 - h²
     assert r["irnn_mse"] < 0.5 * r["irnn_mse_init"]
     assert (tmp_path / "irnn_adding_loss.png").stat().st_size > 0
     assert (tmp_path / "irnn_gradient_flow.png").stat().st_size > 0
@@ -72,6 +74,7 @@ def test_lstm_cell_state_carries_the_gradient_back_and_lstm_learns(tmp_path):
     r = run(lstm_vs_rnn, tmp_path)
     assert 0.6 < r["f_mean"] < 0.85                                # σ(1) ≈ 0.73 with b_f = 1
     assert r["lstm_C_ratio"] > 100 * r["rnn_h_ratio"]               # ‖∂E/∂C_1‖/‖∂E/∂C_T‖ vs RNN's h
+    assert r["lstm_C_ratio"] < 0.05                                 # the docstring: small, not "intact"
     assert r["lstm_mse"] < 0.5 * r["lstm_mse_init"]
     assert (tmp_path / "lstm_vs_rnn_gradient_flow.png").stat().st_size > 0
 
@@ -79,6 +82,7 @@ def test_lstm_cell_state_carries_the_gradient_back_and_lstm_learns(tmp_path):
 def test_echo_state_readout_beats_naive_and_states_forget_their_start(tmp_path):
     r = run(echo_state, tmp_path)
     assert r["rho"] == pytest.approx(0.9, rel=1e-4)
+    assert r["sigma_max"] > 1.0                                     # ρ < 1 is the recipe, not σ_max < 1
     assert r["reservoir_untouched"]                                 # no gradient ever reached it
     assert r["nrmse_ridge"] < 0.2 * r["nrmse_naive"]
     assert r["nrmse_gd"] < r["nrmse_naive"]

@@ -11,10 +11,11 @@ For h_t = f(a_t), a_t = x_t W + h_{t-1} U + b (row convention), each factor is
 
 Layout used throughout this module: row i is the input unit h_{t-1}[i], column j
 the output unit h_t[j] (the "gradient layout": a column gradient goes back as
-∂E/∂h_{t-1} = J_t ∂E/∂h_t). The notes write ∂h_t/∂h_{t-1} = U^T diag(1 - h_t²),
-derived with column vectors h_t = tanh(U h_{t-1} + ...), whose U is our U^T:
-the same matrix (tanh' = 1 - tanh², so f'(a_t) = 1 - h_t²). The textbook Jacobian
+∂E/∂h_{t-1} = J_t ∂E/∂h_t). The notes write W_h^T diag(1 - h_t²), derived with
+column vectors h_t = tanh(W_h h_{t-1} + ...), whose W_h is our U^T: the same matrix
+(tanh' = 1 - tanh², so f'(a_t) = 1 - h_t²). The Jacobian in numerator layout
 (row j = output) is its transpose, diag(f'(a_t)) U^T; both have the same norms.
+U^T diag(f'(a_t)), with our U, is neither (docs/conventions.md).
 In this layout the product over steps reads left to right from early to late:
 
     ∂h_T/∂h_k = J_{k+1} J_{k+2} ... J_T                  (H, H)
@@ -24,10 +25,11 @@ identity, 1/4 for the sigmoid):
 
     ‖∂h_T/∂h_k‖_2 <= (γ ‖U‖_2)^(T-k)
 
-so ‖U‖_2 < 1/γ is sufficient for vanishing. With the eigen-decomposition
-U = Q diag(λ) Q^{-1}, U^n = Q diag(λ^n) Q^{-1}: the spectral radius ρ(U) = max |λ|
-sets the rate, ρ < 1 makes a linear RNN's gradients vanish and ρ > 1 is necessary
-for them to explode.
+so ‖U‖_2 < 1/γ is sufficient for vanishing, and γ ‖U‖_2 > 1 necessary for
+exploding. With the eigen-decomposition U = Q diag(λ) Q^{-1}, U^n = Q diag(λ^n) Q^{-1}:
+the spectral radius ρ(U) = max |λ| sets a linear RNN's long-run rate
+(‖U^n‖^(1/n) -> ρ), but bounds nothing at finite n unless U is normal (then
+‖U‖_2 = ρ): U = [[0.9, 5], [0, 0.9]] has ρ = 0.9 and ‖U^10‖_2 = 19.4.
 
 Every Jacobian here is computed by the engine itself (`backward()` with one-hot
 seeds), not from the formula above: the formula is what the tests check it against.

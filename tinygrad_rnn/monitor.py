@@ -1,7 +1,8 @@
 """A gradient-norm monitor for training loops: gradient explosion is detectable at run time.
 
-Through time, ∂h_t/∂h_k = Π_{k<i<=t} Uᵀ diag(f'(a_i)) grows or shrinks like ρ(U)^(t-k),
-so an exploding gradient shows up as a total norm
+Through time, ∂h_t/∂h_k = Π_{k<i<=t} diag(f'(a_i)) Uᵀ is bounded by (γ ‖U‖₂)^(t-k) (the
+spectral radius ρ(U) only sets a linear RNN's long-run rate), so an exploding gradient
+shows up as a total norm
 
     ‖g‖ = sqrt(Σ_params ‖g_param‖²)        (all gradients as one vector, as clip_grad_norm_)
 

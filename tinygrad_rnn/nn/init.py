@@ -1,9 +1,11 @@
 """Initialisers, named as PyTorch's `torch.nn.init`: each fills a Tensor in place and returns it.
 
-The choice of U matters for a recurrent net: ∂h_t/∂h_k = Π_{k<i<=t} Uᵀ diag(f'(a_i)),
-so the norm of the product grows or shrinks roughly like ρ(U)^(t-k), with ρ the
-spectral radius. Hence `eye_` (IRNN: U = I with ReLU, ρ = 1), `orthogonal_` (every
-singular value 1) and `spectral_radius_` (choose ρ yourself).
+The choice of U matters for a recurrent net: ∂h_t/∂h_k = Π_{k<i<=t} diag(f'(a_i)) Uᵀ
+has norm at most (γ ‖U‖₂)^(t-k) (γ = max f'), and for a linear RNN it ends up growing or
+shrinking like ρ(U)^(t-k), ρ the spectral radius; the two agree when U is normal
+(e.g. orthogonal or symmetric). Hence `eye_` (IRNN: U = I with ReLU, ρ = ‖U‖₂ = 1),
+`orthogonal_` (every singular value 1) and `spectral_radius_` (choose ρ yourself; on an
+orthogonal U it sets ‖U‖₂ too).
 
 Every draw comes from the library generator, so `tg.manual_seed(0)` reproduces it.
 Shapes follow the row convention: a weight is (fan_in, fan_out).
@@ -115,7 +117,9 @@ def spectral_radius_(U: Tensor, rho: float) -> Tensor:
     """Scale U in place so that ρ(U) = rho: U <- U · rho / ρ(U).
 
     Eigenvalues scale with the matrix (λ(cU) = c λ(U)), so one rescaling is exact.
-    ρ < 1 makes ‖Π ∂h_i/∂h_{i-1}‖ shrink with distance (vanishing), ρ > 1 lets it grow.
+    ρ < 1 makes a linear RNN's ‖Π ∂h_i/∂h_{i-1}‖ shrink *eventually*; it guarantees
+    vanishing at every distance only when U is normal (then ‖U‖₂ = ρ): U = [[0.9, 5],
+    [0, 0.9]] has ρ = 0.9 and ‖U¹⁰‖₂ = 19.4. Scale an orthogonal U to control both.
     """
     if not isinstance(U, Tensor):
         raise TypeError(f"init.spectral_radius_: expected a Tensor, got {type(U).__name__}")

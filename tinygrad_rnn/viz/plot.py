@@ -1,7 +1,7 @@
 """The gradient-flow plot: ‖∂E/∂h_t‖ against t on a log scale, one line per run.
 
 With the loss on the last step only, ∂E/∂h_t = ∂E/∂h_T · Π_{t<i<=T} ∂h_i/∂h_{i-1},
-a product of T - t Jacobians U^T diag(1 - h_i²): a straight line on a log scale
+a product of T - t Jacobians diag(1 - h_i²) U^T: a straight line on a log scale
 whose slope is the log of a typical factor. Below 1 it vanishes, above 1 it explodes.
 """
 

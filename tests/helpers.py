@@ -1,5 +1,6 @@
 """Shared test helpers. The main one: `check_op(fn, *shapes)` checks fn's gradient against
-finite differences; also `graph_nodes(root)` and `run_in_threads(*targets)`.
+finite differences; also `graph_nodes(root)`, `run_in_threads(*targets)` and
+`assert_printed_norms(labels, values)` (edge labels against norms computed another way).
 
     check_op(lambda x, y: x * y, (3, 1), (1, 4))
 
@@ -10,6 +11,7 @@ analytic and numeric values side by side with the shapes that were used.
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -69,3 +71,32 @@ def run_in_threads(*targets, barrier=None):
     assert not any(th.is_alive() for th in threads), "a thread hung"
     if errors:
         raise errors[0]
+
+
+PRINTED = re.compile(r"\d\.\d\de[-+]\d\d")          # a norm as fmt_norm prints it: 1.23e-04
+
+
+def assert_printed_norms(labels, values, rtol=1e-9):
+    """Each label (3 significant digits, as fmt_norm prints) is its value rounded.
+
+    The value is computed another way than the renderer's norm (np.linalg.norm, a
+    hand-written BPTT), so the two agree only to rounding: a label passes if it is
+    within half a unit of its last digit of the value, widened by rtol (float64 norms
+    of a few dozen terms agree to ~1e-15; 1e-9 leaves room and still catches any
+    wrong digit). Comparing the strings instead fails on the CPU where the value sits
+    on a rounding boundary. Labels and values are matched in sorted order.
+    """
+    labels, values = sorted(labels, key=float), sorted(float(v) for v in values)
+    assert len(labels) == len(values), f"{len(labels)} labels for {len(values)} values"
+    for label, value in zip(labels, values):
+        assert PRINTED.fullmatch(label), f"{label!r} is not a norm printed as 1.23e-04"
+        half_unit = 0.5 * 10.0 ** (int(label.split("e")[1]) - 2)
+        assert abs(float(label) - value) <= half_unit + rtol * abs(value), (
+            f"label {label} is not {value!r} rounded to 3 significant digits")
+
+
+def printed_norm_after(text: str, prefix: str) -> str:
+    """The norm printed right after prefix in text ('‖∂E/∂U‖ = ' in a node label)."""
+    m = re.search(re.escape(prefix) + "(" + PRINTED.pattern + ")", text)
+    assert m, f"{prefix!r} not found in {text!r}"
+    return m.group(1)

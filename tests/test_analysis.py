@@ -146,7 +146,7 @@ def test_state_grad_norms_agree_with_jacobian_products():
     v = np.random.default_rng(10).normal(size=(4,))
     (h_T * tg.Tensor(v)).sum().backward()                          # E = h_T · v
     norms = analysis.state_grad_norms(rnn)
-    np.testing.assert_array_equal(norms, analysis.state_grad_norms(rnn.states))
+    np.testing.assert_allclose(norms, analysis.state_grad_norms(rnn.states), rtol=1e-12, atol=0)
     Js, _ = analysis.step_jacobians(rnn.cells[0], x)
     expected = [np.linalg.norm(P @ v) for P in analysis.jacobian_products(Js)[1:]]
     np.testing.assert_allclose(norms, expected, rtol=1e-12)

@@ -2,8 +2,20 @@
 
 Each page's python blocks run in order in one namespace (a page is one session),
 inside a fresh temporary directory. A block fenced as ```output right after a
-python block is what that block prints, and must match exactly. Other fences
-(```text for equations and shell commands) are not run.
+python block is what that block prints. Other fences (```text for equations and
+shell commands) are not run.
+
+How an output block is compared (`same_output`): both texts are cut into numbers
+and the text between them. The text must match exactly; a whole number (no point,
+no exponent: a count, a shape, a time step) must match exactly; a decimal number
+must match within a stated tolerance, |printed - expected| <= atol + rtol·|expected|.
+The default, rtol=1e-9 and atol=0, makes a short printed float exact (0.2029 must
+print as 0.2029) while a full repr may differ in its last bits between CPUs (numpy
+picks different SIMD kernels on different machines). A block whose numbers come
+from a long float computation states its own tolerance in the info string,
+```output {rtol=0.02} (or atol=...; the braces are attr_list syntax, so mkdocs
+renders the fence as usual), chosen from the dtype and the length of the
+computation, never from one machine's output.
 
 `mkdocs build --strict` runs here too (when mkdocs is installed, as with the dev
 extra), so a broken link, a missing page or a bad docstring reference fails CI.
@@ -23,42 +35,113 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)[^\n]*$")
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)([^\n]*)$")
+NUMBER = re.compile(r"([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)")
+DEFAULT_TOLERANCE = {"rtol": 1e-9, "atol": 0.0}
 
 
-def blocks(path: Path) -> list[tuple[str, int, str]]:
-    """(info string, first line number, code) of every fenced block, dedented to its fence."""
+def blocks(path: Path) -> list[tuple[str, int, str, str]]:
+    """(language, first line number, code, rest of the info string) of every fenced block,
+    dedented to its fence."""
     out, lines, i = [], path.read_text(encoding="utf-8").splitlines(), 0
     while i < len(lines):
         m = FENCE.match(lines[i])
         if not m:
             i += 1
             continue
-        indent, fence, info = m.group(1), m.group(2), m.group(3)
+        indent, fence, info, rest = m.group(1), m.group(2), m.group(3), m.group(4).strip()
         body, j = [], i + 1
         while j < len(lines) and not lines[j].strip().startswith(fence):
             body.append(lines[j][len(indent):] if lines[j].startswith(indent) else lines[j].lstrip())
             j += 1
-        out.append((info, i + 2, "\n".join(body) + "\n"))
+        out.append((info, i + 2, "\n".join(body) + "\n", rest))
         i = j + 1
     return out
 
 
-def runnable(path: Path) -> list[tuple[int, str, str | None]]:
-    """(line, python code, expected output or None) for each python block of a page."""
+def runnable(path: Path) -> list[tuple[int, str, tuple[str, dict] | None]]:
+    """(line, python code, (expected output, tolerance) or None) for each python block of a page."""
     found, bs = [], blocks(path)
-    for k, (info, line, code) in enumerate(bs):
+    for k, (info, line, code, _) in enumerate(bs):
         if info == "python":
             nxt = bs[k + 1] if k + 1 < len(bs) else None
-            found.append((line, code, nxt[2] if nxt and nxt[0] == "output" else None))
+            is_output = nxt is not None and nxt[0] == "output"
+            expected = (nxt[2], tolerance(nxt[3], f"{path.name}:{nxt[1] - 1}")) if is_output else None
+            found.append((line, code, expected))
     return found
+
+
+def tolerance(info: str, where: str) -> dict:
+    """The tolerance of an output block: DEFAULT_TOLERANCE, overridden by `{rtol=… atol=…}`."""
+    tol = dict(DEFAULT_TOLERANCE)
+    for word in info.strip().removeprefix("{").removesuffix("}").split():
+        key, _, value = word.partition("=")
+        if key not in tol or not value:
+            raise ValueError(f"{where}: unknown output-block option {word!r} (known: {{rtol=R atol=A}})")
+        tol[key] = float(value)
+    return tol
+
+
+def same_output(printed: str, expected: str, rtol: float, atol: float) -> str | None:
+    """None if printed matches expected (see the module docstring), else what differs."""
+    got, want = NUMBER.split(printed), NUMBER.split(expected)
+    if len(got) != len(want):
+        return f"expected\n{expected}\nprinted\n{printed}"
+    for k, (g, w) in enumerate(zip(got, want)):
+        if k % 2 == 0 or not any(c in w + g for c in ".eE"):     # text, or two whole numbers
+            if g != w:
+                return f"expected {w!r}, printed {g!r} in\n{printed}"
+        elif not abs(float(g) - float(w)) <= atol + rtol * abs(float(w)):
+            return (f"expected {w}, printed {g}: beyond rtol={rtol:g}, atol={atol:g} "
+                    f"(|difference| = {abs(float(g) - float(w)):.3g}) in\n{printed}")
+    return None
 
 
 def test_the_extractor_finds_blocks_and_outputs(tmp_path):
     page = tmp_path / "p.md"
     page.write_text("text\n```python\nprint(1)\n```\n\n```output\n1\n```\n"
-                    "!!! note\n    ```python\n    x = 2\n    ```\n```text\nE = Σ_t E_t\n```\n")
-    assert runnable(page) == [(3, "print(1)\n", "1\n"), (11, "x = 2\n", None)]
+                    "!!! note\n    ```python\n    x = 2\n    ```\n```text\nE = Σ_t E_t\n```\n"
+                    "```python\nprint(0.5)\n```\n```output {rtol=0.01}\n0.5\n```\n")
+    assert runnable(page) == [(3, "print(1)\n", ("1\n", DEFAULT_TOLERANCE)), (11, "x = 2\n", None),
+                              (17, "print(0.5)\n", ("0.5\n", {"rtol": 0.01, "atol": 0.0}))]
+    page.write_text("```python\nprint(1)\n```\n```output {rtl=0.1}\n1\n```\n")
+    with pytest.raises(ValueError, match="unknown output-block option 'rtl=0.1'"):
+        runnable(page)
+
+
+def test_output_numbers_match_within_the_tolerance_and_nothing_else_does():
+    default = DEFAULT_TOLERANCE
+    assert same_output("norm 0.0028419750816729753\n", "norm 0.0028419750816729757\n", **default) is None
+    assert same_output("E = 1e-12: True\n", "E = 1e-12: True\n", **default) is None
+    assert same_output("chunks 86.3\n", "chunks 86.5\n", rtol=0.01, atol=0) is None
+    # it still fails when a number really changes, when text changes, and on counts
+    assert "beyond rtol=1e-09" in same_output("0.2030\n", "0.2029\n", **default)
+    assert "beyond rtol=0.01" in same_output("chunks 88.5\n", "chunks 86.5\n", rtol=0.01, atol=0)
+    assert "beyond" in same_output("[5. 5. 6.]\n", "[5. 5. 5.]\n", rtol=0.01, atol=0)
+    assert same_output("chunk 86.5\n", "chunks 86.5\n", rtol=0.01, atol=0) is not None
+    assert same_output("False\n", "True\n", rtol=1.0, atol=1.0) is not None
+    assert same_output("201 steps\n", "200 steps\n", rtol=0.1, atol=5) is not None   # whole numbers exact
+    assert same_output("1 2\n", "1 2 3\n", rtol=1.0, atol=1.0) is not None
+    assert same_output("0.1\n", "nan\n", rtol=1.0, atol=1.0) is not None
+
+
+def test_a_changed_number_in_a_page_fails_the_page(tmp_path):
+    good = "```python\nprint(f'{2 / 3:.4f}')\n```\n```output\n0.6667\n```\n"
+    page = tmp_path / "p.md"
+    page.write_text(good)
+    [(_, code, (expected, tol))] = runnable(page)
+    assert same_output(printed_by(code), expected, **tol) is None
+    page.write_text(good.replace("0.6667", "0.6668"))
+    [(_, code, (expected, tol))] = runnable(page)
+    assert "expected 0.6668, printed 0.6667" in same_output(printed_by(code), expected, **tol)
+
+
+def printed_by(code: str, namespace: dict | None = None, where: str = "<block>") -> str:
+    """What code prints on stdout when run in namespace."""
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        exec(compile(code, where, "exec"), {} if namespace is None else namespace)
+    return stdout.getvalue()
 
 
 def test_every_page_with_code_has_python_blocks():
@@ -75,14 +158,14 @@ def test_page_snippets_run(page, tmp_path, monkeypatch):
     namespace = {"__name__": f"docs_{page.stem}"}
     for line, code, expected in runnable(page):
         where = f"{page.relative_to(ROOT)}:{line}"
-        stdout = io.StringIO()
-        with contextlib.redirect_stdout(stdout):
-            try:
-                exec(compile(code, where, "exec"), namespace)
-            except Exception as e:
-                pytest.fail(f"the python block at {where} raised {type(e).__name__}: {e}")
+        try:
+            printed = printed_by(code, namespace, where)
+        except Exception as e:
+            pytest.fail(f"the python block at {where} raised {type(e).__name__}: {e}")
         if expected is not None:
-            assert stdout.getvalue() == expected, f"the output of the block at {where} changed"
+            text, tol = expected
+            differs = same_output(printed, text, **tol)
+            assert differs is None, f"the output of the block at {where} changed: {differs}"
 
 
 def test_mkdocs_build_strict(tmp_path):

@@ -4,10 +4,10 @@ import re
 
 import numpy as np
 import pytest
+from helpers import PRINTED, assert_printed_norms, printed_norm_after
 from test_viz_nets import lstm_loss, node_by_label, parse_dot, rnn_loss
 
 from tinygrad_rnn import viz
-from tinygrad_rnn.viz.labels import fmt_norm
 
 
 def cells(nodes):
@@ -35,10 +35,11 @@ def test_rnn_cell_edges_carry_the_norm_of_dE_dh_t():
     chain = {s: a["label"] for s, d, a in edges if s in box.values()}
     by_hand = bptt_by_hand(hs, P)
     for t in range(1, T + 1):
-        assert chain[box[t]] == fmt_norm(np.linalg.norm(hs[t - 1].grad))
-        assert chain[box[t]] == fmt_norm(np.linalg.norm(by_hand[t - 1]))
+        assert_printed_norms([chain[box[t]]], [np.linalg.norm(hs[t - 1].grad)])
+        assert_printed_norms([chain[box[t]]], [np.linalg.norm(by_hand[t - 1])])
     norms = viz.state_grad_norms(E)
-    assert norms == [np.linalg.norm(h.grad) for h in hs]
+    # float64, sqrt(Σ g²) against np.linalg.norm's own summation: equal to ~1e-16
+    np.testing.assert_allclose(norms, [np.linalg.norm(h.grad) for h in hs], rtol=1e-12, atol=0)
     assert norms[0] < norms[-1] / 10                        # ρ = 0.5: it vanishes backwards
 
 
@@ -52,8 +53,8 @@ def test_lstm_has_a_separate_cell_state_lane():
     h_lane = {s: a["label"] for s, d, a in edges if a.get("tailport") == "h:e"}
     assert len(C_lane) == T - 1 and len(h_lane) == T       # h_T also feeds the loss
     for t in range(1, T):
-        assert C_lane[box[t]] == fmt_norm(np.linalg.norm(Cs[t - 1].grad))
-        assert h_lane[box[t]] == fmt_norm(np.linalg.norm(hs[t - 1].grad))
+        assert_printed_norms([C_lane[box[t]]], [np.linalg.norm(Cs[t - 1].grad)])
+        assert_printed_norms([h_lane[box[t]]], [np.linalg.norm(hs[t - 1].grad)])
     assert all('PORT="C"' in nodes[box[t]]["label"] for t in box)
 
 
@@ -63,7 +64,7 @@ def test_parameters_are_listed_with_their_gradient_norms():
     nodes, _, _ = parse_dot(viz.draw_graph(E, level="cell").source)
     table = nodes["params"]["label"]
     for name, p in P.items():
-        assert f"‖∂E/∂{name}‖ = {fmt_norm(np.linalg.norm(p.grad))}" in table
+        assert_printed_norms([printed_norm_after(table, f"‖∂E/∂{name}‖ = ")], [np.linalg.norm(p.grad)])
 
 
 def test_detach_is_a_cut_between_boxes():
@@ -85,7 +86,8 @@ def test_elision_keeps_both_ends_and_names_what_it_hides():
     [elided] = [a["label"] for a in nodes.values() if " steps …" in a.get("label", "")]
     hidden = [np.linalg.norm(h.grad) for h in hs[k:T - k]]
     assert "… 16 steps …" in elided and "t = 3 … 18" in elided
-    assert fmt_norm(min(hidden)) in elided and fmt_norm(max(hidden)) in elided
+    printed = PRINTED.findall(elided)                        # the range of the hidden steps' norms
+    assert_printed_norms([min(printed, key=float), max(printed, key=float)], [min(hidden), max(hidden)])
 
 
 def test_elision_at_op_level_merges_the_hidden_steps():
@@ -133,4 +135,13 @@ def test_two_truncated_bptt_chunks_of_one_layer_are_two_lanes_joined_by_a_cut():
     cuts = [(s, d) for s, d, a in edges if "detach" in a.get("label", "")]
     assert cuts == [(box["rnn · t = 2"], box["rnn (2) · t = 1"])]
     chunk2 = rnn.states                                   # h_1, h_2 of the last call
-    assert viz.state_grad_norms(E, lane="rnn (2)") == [np.linalg.norm(h.grad) for h in chunk2]
+    np.testing.assert_allclose(viz.state_grad_norms(E, lane="rnn (2)"),    # float32 grads: norms of
+                               [np.linalg.norm(h.grad) for h in chunk2], rtol=1e-6, atol=0)  # ~10 terms
+
+
+def test_the_printed_norm_check_tolerates_rounding_and_nothing_more():
+    assert_printed_norms(["2.84e-03"], [0.0028419750816729757])
+    assert_printed_norms(["2.84e-03", "1.00e-02"], [0.009996, 0.002835])      # sorted; at the boundaries
+    for label, value in [("2.85e-03", 0.0028419750816729757), ("2.84e-02", 0.00284197), ("0.00284", 0.00284)]:
+        with pytest.raises(AssertionError):
+            assert_printed_norms([label], [value])

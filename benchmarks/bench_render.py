@@ -6,6 +6,12 @@ Targets (issue 4): cell level of a 100-step LSTM drawn and laid out in < 3 s;
 op level of a 10-step LSTM in < 5 s. For scale: torchviz's op graph of a
 100-step RNNCell loop (about 1,100 nodes) did not finish laying out in 11 minutes;
 here that graph is refused at once by the size guard (last row).
+
+The second table measures the pictures themselves (tinygrad_rnn.viz.measure, from
+the drawn splines of Graphviz's -Tjson layout): edge crossings, edge labels nearer
+another edge than their own, size, and the vertical spread of the step boxes, for
+the RNN T=6, LSTM T=4 and GRU T=4 op graphs, beside torchviz's make_dot of the
+same PyTorch models when torch and torchviz are installed.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ def main(argv=None) -> None:
         draw, total, nodes = time_case(loss, level, elide, args.repeats)
         verdict = "" if target is None else f"< {target:.0f} s " + ("ok" if total < target else "MISSED")
         print(f"{label:<30} {nodes:>6} {draw:>10.3f}s {total:>11.3f}s {verdict:>8}")
+    print_layouts()
     loss = loss_of("rnn", 100)
     t0 = time.perf_counter()
     try:
@@ -74,6 +81,28 @@ def main(argv=None) -> None:
     except viz.GraphTooLargeError:
         print(f"{'RNN T=100, op level (refused)':<30} {'-':>6} {time.perf_counter() - t0:>10.3f}s "
               f"{'-':>12} {'':>8}")
+
+
+def print_layouts() -> None:
+    """Crossings, misplaced labels, size and step alignment of each picture (and torchviz's)."""
+    from benchmarks.render_models import MODELS, ours, torchviz_graph
+    from tinygrad_rnn.viz.measure import measure_graph
+    try:
+        import torch  # noqa: F401
+        import torchviz  # noqa: F401
+        have_torchviz = True
+    except ImportError:
+        have_torchviz = False
+    print(f"\n{'picture (op level)':<30} {'crossings':>9} {'labels off':>9} {'size (pt)':>16} "
+          f"{'step spread':>11}")
+    for cell, T in MODELS:
+        report = measure_graph(viz.draw_graph(ours(cell, T)))
+        print(f"{f'{cell.upper()} T={T}, tinygrad_rnn':<30} {report.row()}")
+        if have_torchviz:
+            theirs = measure_graph(torchviz_graph(cell, T))
+            print(f"{f'{cell.upper()} T={T}, torchviz make_dot':<30} {theirs.row()}")
+    if not have_torchviz:
+        print("(torchviz rows: pip install torchviz==0.0.3 and torch)")
 
 
 if __name__ == "__main__":

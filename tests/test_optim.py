@@ -101,7 +101,7 @@ def test_param_without_grad_is_skipped_and_gets_no_state():
     a.grad = np.ones(2)
     opt.step()
     np.testing.assert_array_equal(b.data, 1.0)
-    assert opt.state[1] == {} and int(opt.state[0]["step"]) == 1
+    assert opt.state[b] == {} and int(opt.state[a]["step"]) == 1
     assert not np.allclose(a.data, 1.0)
 
 
@@ -189,22 +189,24 @@ def test_load_state_dict_restores_hyperparameters_and_lists_problems():
     a.grad = np.ones((2, 3))
     opt.step()
     sd = opt.state_dict()
-    opt2 = optim.SGD([Tensor(np.ones((2, 3)), requires_grad=True)], lr=0.1)
+    assert sd["param_groups"][0]["params"] == [0] and list(sd["state"]) == [0]
+    b = Tensor(np.ones((2, 3)), requires_grad=True)
+    opt2 = optim.SGD([b], lr=0.1)
     opt2.load_state_dict(sd)
     assert opt2.lr == 0.5 and opt2.momentum == 0.9 and opt2.nesterov is False
-    np.testing.assert_array_equal(opt2.state[0]["momentum_buffer"], np.ones((2, 3)))
+    np.testing.assert_array_equal(opt2.state[b]["momentum_buffer"], np.ones((2, 3)))
 
-    bad = dict(sd)
-    del bad["hyper.lr"]
-    bad["state.0.momentum_buffer"] = np.ones((3, 2))
-    bad["state.4.momentum_buffer"] = np.ones((2, 3))
-    bad["extra"] = np.ones(1)
+    bad = {"state": {0: {"momentum_buffer": np.ones((3, 2))}, 4: {"momentum_buffer": np.ones((2, 3))},
+                     1: {"exp_avg": np.ones(1)}},
+           "param_groups": [{**{k: v for k, v in sd["param_groups"][0].items() if k != "lr"}}]}
+    bad["param_groups"][0]["momentum"] = -1.0
     with pytest.raises(RuntimeError) as e:
         opt2.load_state_dict(bad)
     msg = str(e.value)
     assert msg.startswith("SGD.load_state_dict: ")
-    assert "missing key 'hyper.lr'" in msg
-    assert "'state.0.momentum_buffer': shape (3, 2) != parameter shape (2, 3)" in msg
-    assert "'state.4.momentum_buffer': parameter 4 does not exist (this optimizer has 1)" in msg
-    assert "unexpected key 'extra'" in msg
-    assert opt2.lr == 0.5                                   # nothing changed on error
+    assert "group 0 misses ['lr']" in msg
+    assert "group 0: momentum must be >= 0, got -1.0" in msg
+    assert "state 0.momentum_buffer: shape (3, 2) != parameter shape (2, 3)" in msg
+    assert "state 4: no such parameter (this optimizer has 1)" in msg
+    assert "state 1: no such parameter" in msg
+    assert opt2.lr == 0.5 and opt2.momentum == 0.9             # nothing changed on error

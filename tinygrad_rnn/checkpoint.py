@@ -9,7 +9,8 @@ Two promises:
   the previous checkpoint intact.
 
 Values are numpy arrays (Tensors and numbers are converted). Nested dicts are
-stored under dotted keys and come back nested:
+stored under dotted keys and come back nested (an int key comes back as its string,
+a list of dicts as a dict keyed "0", "1", ...: an optimizer's state_dict):
 ``tg.save({"model": model.state_dict(), "optim": opt.state_dict()}, path)``.
 A metadata entry records the format version and every key's path, dtype and shape
 (as JSON bytes in a uint8 array: still no pickle).
@@ -38,8 +39,12 @@ class CheckpointError(ValueError):
 
 def _flatten(d: dict, path: tuple = ()):
     for key, value in d.items():
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and key >= 0:
+            key = str(key)              # an optimizer's state is keyed by parameter number
         if not isinstance(key, str):
             raise CheckpointError(f"tg.save: keys must be strings, got {key!r} at {list(path)}")
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
+            value = {str(i): v for i, v in enumerate(value)}   # param_groups: comes back keyed "0", "1"
         if isinstance(value, dict):
             yield from _flatten(value, path + (key,))
         else:

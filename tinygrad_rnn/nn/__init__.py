@@ -1,12 +1,13 @@
 """Layers built from primitive ops: a recurrent layer is its cell called T times."""
 
-from . import functional, init
+from . import functional, init, utils
 from .cells import GRUCell, LSTMCell, RNNCell
 from .clip import clip_grad_norm_, clip_grad_value_
 from .layers import Dropout, Embedding, LayerNorm, Linear
+from .losses import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .sequence import GRU, LSTM, RNN
 
 __all__ = ["Module", "Parameter", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
-           "Linear", "Embedding", "Dropout", "LayerNorm", "init", "functional",
-           "clip_grad_norm_", "clip_grad_value_"]
+           "Linear", "Embedding", "Dropout", "LayerNorm", "init", "functional", "utils",
+           "clip_grad_norm_", "clip_grad_value_", "CrossEntropyLoss", "NLLLoss", "MSELoss"]

@@ -35,45 +35,115 @@ def _reduce(loss: Tensor, reduction: str, fname: str) -> Tensor:
     raise ValueError(f"{fname}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _targets(targets, logits: Tensor) -> np.ndarray:
+def _targets(targets, logits: Tensor, fname: str, ignore_index: int) -> np.ndarray:
     """Integer class indices of shape logits.shape[:-1], checked, as a numpy array."""
     t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     here = where(current_scope())
     if t.dtype.kind not in "iu":
-        raise ValueError(f"cross_entropy: targets must be integer class indices, got dtype "
+        raise ValueError(f"{fname}: targets must be integer class indices, got dtype "
                          f"{t.dtype} (shape {t.shape}){here}; pass class indices, e.g. "
                          "targets.astype(np.int64)")
     flat = logits.ndim == 2 and t.size == logits.shape[0]   # (B·T, K) with (B, T) is fine
     if logits.ndim < 2 or (t.shape != logits.shape[:-1] and not flat):
-        raise ShapeError(f"cross_entropy: logits of shape {logits.shape} need targets of shape "
+        raise ShapeError(f"{fname}: logits of shape {logits.shape} need targets of shape "
                          f"{logits.shape[:-1]} (one class index per row), got targets of shape "
                          f"{t.shape}{here}")
     K = logits.shape[-1]
-    bad = (t < 0) | (t >= K)
+    bad = ((t < 0) | (t >= K)) & (t != ignore_index)
     if bad.any():
         pos = [tuple(int(i) for i in p) for p in np.argwhere(bad)[:5]]
-        raise ValueError(f"cross_entropy: targets {t[bad][:5].tolist()} at positions {pos} are "
+        raise ValueError(f"{fname}: targets {t[bad][:5].tolist()} at positions {pos} are "
                          f"outside the {K} classes [0, {K - 1}] of logits {logits.shape}{here}; "
-                         "the logits need one column per class (K > the largest target)")
+                         "the logits need one column per class (K > the largest target)"
+                         + (f"; ignore_index is {ignore_index}" if ignore_index != -100 else ""))
     return t
 
 
-def cross_entropy(logits, targets, reduction: str = "mean") -> Tensor:
+def _weight(weight, K: int, dtype, fname: str):
+    """The per-class weight w (K,) as a numpy constant, or None."""
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
+    if w.shape != (K,):
+        raise ShapeError(f"{fname}: weight must have one entry per class, shape ({K},), got "
+                         f"{w.shape}{where(current_scope())}")
+    return w
+
+
+def _check_options(fname: str, reduction: str, label_smoothing: float = 0.0) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fname}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float, np.floating)) \
+            or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{fname}: label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
+
+
+def _weighted_mean(loss: Tensor, total) -> Tensor:
+    """Σ loss / Σ weights of the rows kept (NaN if no row is kept, as torch)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return loss.sum() * (np.float64(1.0) / total).astype(loss.dtype)
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """E_i = -w[t_i] · logp[i, t_i] on log-probabilities (the output of log_softmax).
+
+    Rows whose target is `ignore_index` count for nothing: E_i = 0, and the mean
+    divides by Σ_i w[t_i] over the rows kept (PyTorch's rule), not by N.
+    """
+    _check_options("nll_loss", reduction)
+    logp = _tensor(input)
+    t = _targets(target, logp, "nll_loss", ignore_index)
+    loss, total = _nll(logp, t, _weight(weight, logp.shape[-1], logp.dtype, "nll_loss"), ignore_index)
+    if reduction == "none":
+        return loss.reshape(t.shape)
+    return loss.sum() if reduction == "sum" else _weighted_mean(loss, total)
+
+
+def _nll(logp: Tensor, t: np.ndarray, w, ignore_index: int):
+    """Per-row -w[t] logp[t] (N,), rows with t == ignore_index zeroed, and Σ w[t] over kept rows."""
+    t = t.reshape(-1)                                    # (N,)
+    N, K = t.size, logp.shape[-1]
+    logp = logp.reshape(N, K)
+    keep = t != ignore_index                             # (N,)
+    if keep.all() and w is None:                         # the common case: one getitem
+        return -logp[np.arange(N), t], N
+    safe = np.where(keep, t, 0)
+    wt = (keep if w is None else w[safe] * keep).astype(logp.dtype)   # (N,): 0 on ignored rows
+    return -logp[np.arange(N), safe] * wt, wt.sum()
+
+
+def cross_entropy(logits, targets, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """E = -log softmax(z)[target], averaged over every row (reduction="mean").
 
     logits (N, K) with targets (N,), or (B, T, K) with targets (B, T) (flattened to
-    N = B·T rows). Targets: integer numpy arrays, lists or Tensors.
+    N = B·T rows): the classes are on the LAST axis (PyTorch puts them on axis 1).
+    Targets: integer numpy arrays, lists or Tensors.
     ∂E/∂z = softmax(z) - onehot(target) per row (divided by N for the mean).
+
+    PyTorch's options, with its exact semantics:
+
+    * ``weight`` (K,): row i counts w[t_i]; the mean divides by Σ_i w[t_i].
+    * ``ignore_index``: rows with that target count for nothing (padding); the
+      mean is over the rows kept.
+    * ``label_smoothing`` ε: the target puts 1 - ε on the class and ε/K on every
+      class, E_i = (1 - ε) E_i^nll + (ε/K) Σ_k -w_k logp[i, k]; the smoothing
+      term is divided by the same Σ_i w[t_i] under the mean.
     """
+    _check_options("cross_entropy", reduction, label_smoothing)
     logits = _tensor(logits)
-    targets = _targets(targets, logits)
-    t = targets.reshape(-1)                               # (N,)
+    t = _targets(targets, logits, "cross_entropy", ignore_index)
     N, K = t.size, logits.shape[-1]
-    logp = logits.reshape(N, K).log_softmax(axis=-1)      # (N, K)
-    nll = -logp[np.arange(N), t]                          # (N,): integer-array indexing
+    w = _weight(weight, K, logits.dtype, "cross_entropy")
+    logp = logits.reshape(N, K).log_softmax(axis=-1)     # (N, K)
+    loss, total = _nll(logp, t, w, ignore_index)         # (N,)
+    if label_smoothing:
+        keep = (t.reshape(-1) != ignore_index).astype(logits.dtype)[:, None]      # (N, 1)
+        smooth = -(logp * (keep if w is None else keep * w)).sum(axis=-1)          # (N,)
+        loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / K)
     if reduction == "none":
-        return nll.reshape(targets.shape)
-    return _reduce(nll, reduction, "cross_entropy")
+        return loss.reshape(t.shape)
+    return loss.sum() if reduction == "sum" else _weighted_mean(loss, total)
 
 
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:

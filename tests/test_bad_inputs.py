@@ -326,9 +326,9 @@ CASES = [
     Case("item", EMPTY, "`.item()` of a (3,) tensor",
          lambda: ones(3).item(), ValueError, ("item", "(3,)"), "Reduce or index it first"),
     # -- sequence layers
-    Case("rnn-2d", LAYERS, "a 2-D input (6, 3) to `nn.RNN`",
-         lambda: make()(np.ones((T, D))), tg.ShapeError, ("RNN 'rnn'", "(6, 3)", "(B, T, D)"),
-         "Add the batch axis: `x[None]`"),
+    Case("rnn-4d", LAYERS, "a 4-D input (1, 2, 6, 3) to `nn.RNN`",
+         lambda: make()(np.ones((1, B, T, D))), tg.ShapeError, ("RNN 'rnn'", "(1, 2, 6, 3)", "(B, T, D)"),
+         "Pass (B, T, D), or (T, D) for one sequence"),
     Case("gru-features", LAYERS, "x (2, 6, 7) to `nn.GRU(3, 4)`",
          lambda: make(nn.GRU)(np.ones((B, T, 7))), tg.ShapeError, ("GRU 'gru'", "(2, 6, 7)", "input_size=3"),
          "Build the layer with `input_size=7`"),

@@ -303,9 +303,10 @@ def test_unknown_nonlinearity_lists_the_choices():
 def test_input_errors_name_the_layer_and_shapes(model):
     layer = make_layer(model)
     who = f"{type(layer).__name__} '{layer.name}'"
-    with pytest.raises(tg.ShapeError, match=rf"{who}: expected a batch-first input \(B, T, D\).*got shape "
-                                            r"\(5, 3\).*x\[None\]"):
-        layer(np.ones((T, D)))
+    with pytest.raises(tg.ShapeError, match=rf"{who}: expected an input \(B, T, D\) = \(batch, time, "
+                                            r"features\), or one sequence \(T, D\), got shape "
+                                            r"\(1, 2, 5, 3\)"):
+        layer(np.ones((1, B, T, D)))
     with pytest.raises(tg.ShapeError, match=rf"{who}: input of shape \(2, 5, 7\) has 7 features, "
                                             r"but the layer was built with input_size=3"):
         layer(np.ones((B, T, 7)))

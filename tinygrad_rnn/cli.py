@@ -56,16 +56,15 @@ def set_recurrent_radius(layer, rho: float) -> None:
     (the block that multiplies h_{t-1} in z_t = [h_{t-1}, x_t]).
     """
     cell = layer.cells[0]
-    H = layer.hidden_size
     for name in ("U", "U_r", "U_z", "U_n"):
         if hasattr(cell, name):
             nn.init.spectral_radius_(getattr(cell, name), rho)
     for name in ("W_f", "W_i", "W_c", "W_o"):
         if hasattr(cell, name):
             W = getattr(cell, name)
-            block = tg.Tensor(W.data[:H].astype(np.float64))     # (H, H)
+            block = tg.Tensor(W.data[cell.hidden_rows].astype(np.float64))     # (H, H)
             nn.init.spectral_radius_(block, rho)
-            W.data = np.concatenate([block.data.astype(W.dtype), W.data[H:]])
+            W.data = np.concatenate([block.data.astype(W.dtype), W.data[cell.input_rows]])
 
 
 # ---- argument types: each turns a bad value into a clear argparse error ----

@@ -116,6 +116,12 @@ class Tensor:
         out._detached = True
         return out
 
+    def named(self, name: str) -> Tensor:
+        """Set the label and return self, so an equation line names its result:
+        ``f_t = (z_t @ W_f + b_f).sigmoid().named("f_t")``."""
+        self.name = name
+        return self
+
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: dtype {self.dtype} cannot require grad")

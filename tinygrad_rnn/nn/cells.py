@@ -5,12 +5,19 @@ sequence layers in `sequence.py` call it T times in a Python loop, and that loop
 *is* the unrolled graph that `backward()` walks (BPTT).
 
 Row-vector convention, batch first: x_t (B, D), h_t (B, H), W (D, H), U (H, H).
-Each `forward` is the course's equation block, one line per equation, and names
-its results ("h_t", "f_t", ...) so the renderer and `.name` speak the notes' notation.
+Each `forward` is the course's equation block and nothing else: one line per
+equation, each naming its result (``.named("f_t")``) so the renderer and `.name`
+speak the notes' notation. `forward` trusts its inputs: calling a cell
+(``cell(x_t, h)``) first converts numpy inputs, fills a missing state with zeros
+and checks the shapes (`_Cell.__call__`); the sequence layers check the whole
+sequence once, up front, and run `forward` directly.
 
 Initialisation is PyTorch's: every parameter uniform in ±1/sqrt(H) (`nn.init.uniform_`,
 from the library's seedable generator, `tg.manual_seed`). Re-initialise U with
 `nn.init.orthogonal_`, `eye_` (IRNN) or `spectral_radius_` to study its effect.
+With ``bias=False`` every bias is a constant zero instead of a parameter (as in
+PyTorch, there is nothing to train and nothing in `state_dict`), so the equation
+lines stay the course's.
 """
 
 from __future__ import annotations
@@ -32,36 +39,82 @@ def _uniform(shape, hidden_size, dtype) -> Parameter:
     return init.uniform_(Parameter(np.zeros(shape, dtype or get_default_dtype())), -k, k)
 
 
-def _as_tensor(x, like: Tensor) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(np.asarray(x), dtype=like.dtype)
+def _bias(hidden_size, dtype, bias: bool, name: str) -> Tensor:
+    """A bias parameter (H,), or with bias=False a constant zero that trains nothing."""
+    if bias:
+        return _uniform((hidden_size,), hidden_size, dtype)
+    return Tensor(np.zeros(hidden_size, dtype or get_default_dtype()), name=name)
 
 
-def _state(s, x_t: Tensor, cell, like: Tensor, name: str) -> Tensor:
-    """The state as a Tensor; None means zeros (B, H), a constant named h_0 or C_0."""
-    if s is None:
-        return Tensor(np.zeros((x_t.shape[0], cell.hidden_size), like.dtype), name=name)
-    return _as_tensor(s, like)
+class _Cell(Module):
+    """What the three cells share: sizes, and the checks a direct call makes.
+
+    `state_names` lists what the cell carries from step to step; `step` is the
+    sequence layers' view of `forward`, with the state always a tuple ((h,) or (h, C)).
+    """
+
+    state_names = ("h_{t-1}",)
+
+    def __init__(self, input_size: int, hidden_size: int):
+        for label, size in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+                raise ValueError(f"{type(self).__name__}: {label} must be a whole number >= 1, "
+                                 f"got {size!r}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+
+    @property
+    def dtype(self):
+        return self.parameters()[0].dtype
+
+    def as_tuple(self, state) -> tuple:
+        """The state as a tuple, (h,) or (h, C); None means zeros (a tuple of Nones)."""
+        return (state,)
+
+    def from_tuple(self, state: tuple):
+        """The inverse of `as_tuple`: what `forward` takes and returns (h, or (h, C))."""
+        return state[0]
+
+    def step(self, x_t: Tensor, state: tuple) -> tuple:
+        """One step with the state as a tuple: how the sequence layers call the cell."""
+        return self.as_tuple(self.forward(x_t, self.from_tuple(state)))
+
+    def __call__(self, x_t, state=None):
+        """``cell(x_t, state)``: convert and check the inputs, then run `forward`."""
+        x_t = x_t if isinstance(x_t, Tensor) else Tensor(np.asarray(x_t), dtype=self.dtype)  # (B, D)
+        parts = self.as_tuple(state)
+        parts = tuple(self._state(s, x_t, name) for s, name in zip(parts, self.state_names))
+        self._check_step(x_t, parts)
+        return self.forward(x_t, self.from_tuple(parts))
+
+    def _state(self, s, x_t: Tensor, name: str) -> Tensor:
+        """One state part as a Tensor; None means zeros (B, H), a constant named h_0 or C_0."""
+        if s is None:
+            return Tensor(np.zeros((x_t.shape[0], self.hidden_size), self.dtype),
+                          name=name.replace("{t-1}", "0"))
+        return s if isinstance(s, Tensor) else Tensor(np.asarray(s), dtype=self.dtype)
+
+    def _check_step(self, x_t: Tensor, parts: tuple) -> None:
+        """Clear errors for one step: x_t (B, D) and every state (B, H). The current
+        scope (e.g. 'rnn/t=3') says which time step, when the cell runs in a user's loop."""
+        name = type(self).__name__
+        if x_t.ndim != 2 or x_t.shape[1] != self.input_size:
+            raise ShapeError(f"{name}: x_t has shape {x_t.shape}, expected (B, input_size) = "
+                             f"(B, {self.input_size}){where(current_scope())}")
+        expected = (x_t.shape[0], self.hidden_size)
+        for label, s in zip(self.state_names, parts):
+            if s.shape != expected:
+                raise ShapeError(f"{name}: state {label} has shape {s.shape}, expected (B, hidden_size) "
+                                 f"= {expected} to match x_t of shape {x_t.shape}{where(current_scope())}")
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}"
 
 
-def _check_step(cell, x_t: Tensor, states: dict[str, Tensor]) -> None:
-    """Clear errors for one step: x_t (B, D) and every state (B, H). The current
-    scope (e.g. 'rnn/t=3') says which time step, when the cell runs inside a layer."""
-    name = type(cell).__name__
-    if x_t.ndim != 2 or x_t.shape[1] != cell.input_size:
-        raise ShapeError(f"{name}: x_t has shape {x_t.shape}, expected (B, input_size) = "
-                         f"(B, {cell.input_size}){where(current_scope())}")
-    expected = (x_t.shape[0], cell.hidden_size)
-    for label, s in states.items():
-        if s.shape != expected:
-            raise ShapeError(f"{name}: state {label} has shape {s.shape}, expected (B, hidden_size) "
-                             f"= {expected} to match x_t of shape {x_t.shape}{where(current_scope())}")
-
-
-class RNNCell(Module):
+class RNNCell(_Cell):
     """Elman cell:  h_t = f(x_t W + h_{t-1} U + b),  f = tanh or relu.
 
     Parameters: W (input_size, hidden_size), U (hidden_size, hidden_size),
-    b (hidden_size,) (None with bias=False). Call as ``h = cell(x_t, h)``;
+    b (hidden_size,) (a constant zero with bias=False). Call as ``h = cell(x_t, h)``;
     ``h=None`` starts from zeros.
     """
 
@@ -70,27 +123,22 @@ class RNNCell(Module):
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r}; "
                              f"choose one of {', '.join(map(repr, NONLINEARITIES))}")
-        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
+        super().__init__(input_size, hidden_size)
+        self.nonlinearity = nonlinearity
         self.W = _uniform((input_size, hidden_size), hidden_size, dtype)    # (D, H)
         self.U = _uniform((hidden_size, hidden_size), hidden_size, dtype)   # (H, H)
-        self.b = _uniform((hidden_size,), hidden_size, dtype) if bias else None  # (H,)
+        self.b = _bias(hidden_size, dtype, bias, "b")                       # (H,)
+        self.bias = bias
 
-    def forward(self, x_t, h_prev=None) -> Tensor:
-        x_t = _as_tensor(x_t, self.W)                                        # (B, D)
-        h_prev = _state(h_prev, x_t, self, self.W, "h_0")                    # (B, H)
-        _check_step(self, x_t, {"h_{t-1}": h_prev})
-        a_t = x_t @ self.W + h_prev @ self.U                                 # (B, H)
-        if self.b is not None:
-            a_t = a_t + self.b                                               # (B, H)
-        h_t = a_t.tanh() if self.nonlinearity == "tanh" else a_t.relu()      # (B, H)
-        h_t.name = "h_t"
-        return h_t
+    def forward(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
+        a_t = x_t @ self.W + h_prev @ self.U + self.b                        # (B, H)
+        return (a_t.tanh() if self.nonlinearity == "tanh" else a_t.relu()).named("h_t")  # (B, H)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
 
 
-class LSTMCell(Module):
+class LSTMCell(_Cell):
     """LSTM cell, the course's equations, gates on z_t = [h_{t-1}, x_t] (hidden first):
 
         f_t = σ(z_t W_f + b_f)                  forget gate
@@ -100,41 +148,55 @@ class LSTMCell(Module):
         C_t = f_t * C_{t-1} + i_t * C̃_t         cell state: the additive path
         h_t = o_t * tanh(C_t)                   hidden state
 
-    W_f, W_i, W_c, W_o are (hidden_size + input_size, hidden_size): their first
-    H rows act on h_{t-1}, the rest on x_t. Call as ``(h, C) = cell(x_t, (h, C))``;
-    ``state=None`` starts from zeros.
+    W_f, W_i, W_c, W_o are (hidden_size + input_size, hidden_size): the rows
+    `hidden_rows` (the first H) act on h_{t-1}, the rows `input_rows` on x_t.
+    Call as ``(h, C) = cell(x_t, (h, C))``; ``state=None`` starts from zeros.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, dtype=None):
-        self.input_size, self.hidden_size = input_size, hidden_size
-        shape = (hidden_size + input_size, hidden_size)
-        self.W_f, self.b_f = _uniform(shape, hidden_size, dtype), _uniform(hidden_size, hidden_size, dtype)
-        self.W_i, self.b_i = _uniform(shape, hidden_size, dtype), _uniform(hidden_size, hidden_size, dtype)
-        self.W_c, self.b_c = _uniform(shape, hidden_size, dtype), _uniform(hidden_size, hidden_size, dtype)
-        self.W_o, self.b_o = _uniform(shape, hidden_size, dtype), _uniform(hidden_size, hidden_size, dtype)
+    state_names = ("h_{t-1}", "C_{t-1}")
 
-    def forward(self, x_t, state=None) -> tuple[Tensor, Tensor]:
-        x_t = _as_tensor(x_t, self.W_f)                                      # (B, D)
-        h_prev, C_prev = state if state is not None else (None, None)
-        h_prev = _state(h_prev, x_t, self, self.W_f, "h_0")                  # (B, H)
-        C_prev = _state(C_prev, x_t, self, self.W_f, "C_0")                  # (B, H)
-        _check_step(self, x_t, {"h_{t-1}": h_prev, "C_{t-1}": C_prev})
-        z_t = cat([h_prev, x_t], axis=-1)                     # (B, H + D)  z_t = [h_{t-1}, x_t]
-        f_t = (z_t @ self.W_f + self.b_f).sigmoid()           # (B, H)  f_t = σ(z_t W_f + b_f)
-        i_t = (z_t @ self.W_i + self.b_i).sigmoid()           # (B, H)  i_t = σ(z_t W_i + b_i)
-        C_tilde_t = (z_t @ self.W_c + self.b_c).tanh()        # (B, H)  C̃_t = tanh(z_t W_c + b_c)
-        o_t = (z_t @ self.W_o + self.b_o).sigmoid()           # (B, H)  o_t = σ(z_t W_o + b_o)
-        C_t = f_t * C_prev + i_t * C_tilde_t                  # (B, H)  C_t = f_t * C_{t-1} + i_t * C̃_t
-        h_t = o_t * C_t.tanh()                                # (B, H)  h_t = o_t * tanh(C_t)
-        z_t.name, f_t.name, i_t.name, C_tilde_t.name = "z_t", "f_t", "i_t", "C̃_t"
-        o_t.name, C_t.name, h_t.name = "o_t", "C_t", "h_t"
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
+        super().__init__(input_size, hidden_size)
+        shape, H = (hidden_size + input_size, hidden_size), hidden_size
+        self.W_f, self.b_f = _uniform(shape, H, dtype), _bias(H, dtype, bias, "b_f")
+        self.W_i, self.b_i = _uniform(shape, H, dtype), _bias(H, dtype, bias, "b_i")
+        self.W_c, self.b_c = _uniform(shape, H, dtype), _bias(H, dtype, bias, "b_c")
+        self.W_o, self.b_o = _uniform(shape, H, dtype), _bias(H, dtype, bias, "b_o")
+        self.bias = bias
+
+    @property
+    def hidden_rows(self) -> slice:
+        """The rows of each W_f, W_i, W_c, W_o that multiply h_{t-1}: ``W_f.data[cell.hidden_rows]``
+        is the (H, H) recurrent block (the U of an RNN)."""
+        return slice(0, self.hidden_size)
+
+    @property
+    def input_rows(self) -> slice:
+        """The rows of each gate matrix that multiply x_t: the (D, H) input block (an RNN's W)."""
+        return slice(self.hidden_size, self.hidden_size + self.input_size)
+
+    def as_tuple(self, state) -> tuple:
+        if state is None:
+            return (None, None)
+        h, C = state
+        return (h, C)
+
+    def from_tuple(self, state: tuple):
+        return state
+
+    def forward(self, x_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h_prev, C_prev = state                                         # (B, H), (B, H)
+        z_t = cat([h_prev, x_t], axis=-1).named("z_t")           # (B, H + D)  z_t = [h_{t-1}, x_t]
+        f_t = (z_t @ self.W_f + self.b_f).sigmoid().named("f_t")  # (B, H)  f_t = σ(z_t W_f + b_f)
+        i_t = (z_t @ self.W_i + self.b_i).sigmoid().named("i_t")  # (B, H)  i_t = σ(z_t W_i + b_i)
+        C_tilde_t = (z_t @ self.W_c + self.b_c).tanh().named("C̃_t")  # (B, H)  C̃_t = tanh(z_t W_c + b_c)
+        o_t = (z_t @ self.W_o + self.b_o).sigmoid().named("o_t")  # (B, H)  o_t = σ(z_t W_o + b_o)
+        C_t = (f_t * C_prev + i_t * C_tilde_t).named("C_t")      # (B, H)  C_t = f_t * C_{t-1} + i_t * C̃_t
+        h_t = (o_t * C_t.tanh()).named("h_t")                    # (B, H)  h_t = o_t * tanh(C_t)
         return h_t, C_t
 
-    def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}"
 
-
-class GRUCell(Module):
+class GRUCell(_Cell):
     """GRU cell with torch.nn.GRU's equations (the reset gate acts after the hidden matmul):
 
         r_t = σ(x_t W_r + b_ir + h_{t-1} U_r + b_hr)            reset gate
@@ -147,24 +209,17 @@ class GRUCell(Module):
     Call as ``h = cell(x_t, h)``; ``h=None`` starts from zeros.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, dtype=None):
-        self.input_size, self.hidden_size = input_size, hidden_size
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
+        super().__init__(input_size, hidden_size)
         D, H = input_size, hidden_size
         self.W_r, self.W_z, self.W_n = (_uniform((D, H), H, dtype) for _ in range(3))  # (D, H)
         self.U_r, self.U_z, self.U_n = (_uniform((H, H), H, dtype) for _ in range(3))  # (H, H)
-        self.b_ir, self.b_iz, self.b_in = (_uniform(H, H, dtype) for _ in range(3))    # (H,)
-        self.b_hr, self.b_hz, self.b_hn = (_uniform(H, H, dtype) for _ in range(3))    # (H,)
+        self.b_ir, self.b_iz, self.b_in = (_bias(H, dtype, bias, n) for n in ("b_ir", "b_iz", "b_in"))
+        self.b_hr, self.b_hz, self.b_hn = (_bias(H, dtype, bias, n) for n in ("b_hr", "b_hz", "b_hn"))
+        self.bias = bias
 
-    def forward(self, x_t, h_prev=None) -> Tensor:
-        x_t = _as_tensor(x_t, self.W_r)                                                  # (B, D)
-        h_prev = _state(h_prev, x_t, self, self.W_r, "h_0")                              # (B, H)
-        _check_step(self, x_t, {"h_{t-1}": h_prev})
-        r_t = (x_t @ self.W_r + self.b_ir + h_prev @ self.U_r + self.b_hr).sigmoid()      # (B, H)
-        z_t = (x_t @ self.W_z + self.b_iz + h_prev @ self.U_z + self.b_hz).sigmoid()      # (B, H)
-        n_t = (x_t @ self.W_n + self.b_in + r_t * (h_prev @ self.U_n + self.b_hn)).tanh()  # (B, H)
-        h_t = (1 - z_t) * n_t + z_t * h_prev                                              # (B, H)
-        r_t.name, z_t.name, n_t.name, h_t.name = "r_t", "z_t", "n_t", "h_t"
-        return h_t
-
-    def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}"
+    def forward(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
+        r_t = (x_t @ self.W_r + self.b_ir + h_prev @ self.U_r + self.b_hr).sigmoid().named("r_t")  # (B, H)
+        z_t = (x_t @ self.W_z + self.b_iz + h_prev @ self.U_z + self.b_hz).sigmoid().named("z_t")  # (B, H)
+        n_t = (x_t @ self.W_n + self.b_in + r_t * (h_prev @ self.U_n + self.b_hn)).tanh().named("n_t")
+        return ((1 - z_t) * n_t + z_t * h_prev).named("h_t")                                    # (B, H)

@@ -5,71 +5,137 @@
 
 Running the loop builds the unrolled graph, so backpropagation through time is
 nothing but `backward()` on a loss of the outputs: the weights are shared by every
-step, and their gradient is the sum over the steps (∂E/∂U = Σ_t ...).
+step, and their gradient is the sum over the steps (∂E/∂U = Σ_t ...). One loop,
+`_Recurrent._run`, serves the three layers: it carries the state as a tuple, (h,)
+or (h, C).
 
-Conventions (PyTorch's, batch first):
+Conventions (PyTorch's, batch first by default):
 
-- input x (B, T, D), a Tensor or a numpy array (converted to the layer's dtype);
-- optional initial state (B, H), or (num_layers, B, H); zeros by default;
-- returns ``(outputs, h_T)`` (LSTM: ``(outputs, (h_T, C_T))``), outputs (B, T, H)
-  stacking the last layer's h_1..h_T, states (B, H) ((num_layers, B, H) if num_layers > 1);
-- time is counted from 1, as in the course: step t reads x[:, t-1] and makes h_t.
+- input x (B, T, D) (``batch_first=False``: (T, B, D); one unbatched sequence: (T, D)),
+  a Tensor or a numpy array (converted to the layer's dtype);
+- optional initial state (B, H), or (num_layers·directions, B, H); zeros by default;
+- returns ``(outputs, h_T)`` (LSTM: ``(outputs, (h_T, C_T))``), outputs (B, T, H·directions)
+  holding the last layer's h_1..h_T, states (B, H) when there is one layer and one
+  direction, (num_layers·directions, B, H) otherwise; ``state_layout="torch"`` always
+  returns torch's (num_layers·directions, B, H);
+- time is counted from 1, as in the course: step t reads x_t and makes h_t.
   With num_layers > 1, layer l (0-based, as in ``cells[l]``) runs in the nested
-  scope "rnn/t={t}/layer={l}".
+  scope "rnn/t={t}/layer={l}"; a bidirectional layer's backward direction runs
+  t = T .. 1 in the scopes "rnn/reverse/t={t}" (its cells are ``reverse_cells``).
+
+Options as torch.nn.RNN/LSTM/GRU: ``bias=False`` (no bias parameters),
+``dropout=p`` (on the outputs of every layer but the last, in training mode only),
+``bidirectional=True`` (a second stack of cells reads the sequence backwards; the
+outputs of both directions are concatenated, forward first).
 
 The per-step states of the most recent forward pass are ``layer.states``
 ([h_1, ..., h_T] of the last layer) and, for the LSTM, ``layer.cell_states``
-([C_1, ..., C_T]). After ``loss.backward()`` their ``.grad`` is ∂E/∂h_t (∂E/∂C_t).
-The layer holds them through weak references: they are the very tensors of the
-graph, alive as long as the outputs (or a loss built from them) are, and the layer
-never keeps a graph alive after you drop it.
+([C_1, ..., C_T]); ``reverse_states`` for the backward direction. After
+``loss.backward()`` their ``.grad`` is ∂E/∂h_t (∂E/∂C_t). The layer holds them
+through weak references: they are the very tensors of the graph, alive as long as
+the outputs (or a loss built from them) are, and the layer never keeps a graph
+alive after you drop it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import warnings
 import weakref
 
 import numpy as np
 
 from ..context import scope
 from ..errors import ShapeError
-from ..tensor import Tensor, stack
+from ..tensor import Tensor, cat, stack
 from .cells import GRUCell, LSTMCell, RNNCell
+from .layers import Dropout
 from .module import Module
+
+STATE_LAYOUTS = ("course", "torch")
 
 
 class _Recurrent(Module):
-    """What RNN, LSTM and GRU share: the cells, input and state checks, `states`.
+    """What RNN, LSTM and GRU share: the cells, the loop, input and state checks, `states`."""
 
-    Its `forward` is the loop for cells whose state is h alone (RNN, GRU); the
-    LSTM writes the same loop carrying (h, C).
-    """
-
-    def __init__(self, make_cell, input_size: int, hidden_size: int, num_layers: int, name: str):
-        if num_layers < 1:
-            raise ValueError(f"{type(self).__name__}: num_layers must be >= 1, got {num_layers}")
+    def __init__(self, make_cell, input_size: int, hidden_size: int, num_layers: int, name: str,
+                 batch_first: bool, dropout: float, bidirectional: bool, state_layout: str):
+        who = type(self).__name__
+        if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
+            raise ValueError(f"{who}: num_layers must be >= 1, got {num_layers}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ValueError(f"{who}: dropout must be a probability in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{who}: dropout acts between stacked layers (never after the last), so "
+                          f"dropout={dropout} with num_layers=1 does nothing", stacklevel=3)
+        if state_layout not in STATE_LAYOUTS:
+            raise ValueError(f"{who}: unknown state_layout {state_layout!r}; choose one of "
+                             f"{', '.join(map(repr, STATE_LAYOUTS))}")
         self.input_size, self.hidden_size, self.num_layers, self.name = \
-            input_size, hidden_size, num_layers, name
-        # Layer 0 reads x_t (D features); layer l > 0 reads the h_t of layer l-1 (H features).
-        self.cells = [make_cell(input_size if l == 0 else hidden_size) for l in range(num_layers)]
-        self._h_refs = self._C_refs = None   # weak references to the last pass's h_t, C_t
+            input_size, hidden_size, int(num_layers), name
+        self.batch_first, self.dropout, self.bidirectional, self.state_layout = \
+            bool(batch_first), float(dropout), bool(bidirectional), state_layout
+        self.num_directions = 2 if bidirectional else 1
+        # Layer 0 reads x_t (D features); layer l > 0 reads the h_t of layer l-1
+        # (H features, 2H when bidirectional). Built in torch's order: l0, l0_reverse, l1, ...
+        cells, reverse = [], []
+        for l in range(self.num_layers):
+            width = input_size if l == 0 else hidden_size * self.num_directions
+            cells.append(make_cell(width))
+            if bidirectional:
+                reverse.append(make_cell(width))
+        self.cells, self.reverse_cells = cells, reverse
+        self.bias = cells[0].bias                       # False: no bias parameters
+        self._refs = self._reverse_refs = None          # weak references to the last pass's states
 
-    def forward(self, x, h0=None) -> tuple[Tensor, Tensor]:
-        x = self._check_input(x)                                  # (B, T, D)
-        h = self._initial_state(h0, x, "h_0")                     # num_layers × (B, H)
-        hs = []                                                   # h_1 .. h_T, last layer
-        for t in range(1, x.shape[1] + 1):
+    # ---- the loop ---------------------------------------------------------
+    def _run(self, cell, xs: list[Tensor], state: tuple, lane: str, reverse: bool) -> list[tuple]:
+        """The recurrence, once: state_t = cell(x_t, state_{t-1}) for t = 1..T (T..1 reversed).
+        `state` is a tuple, (h,) or (h, C); returns the state of every step, indexed by t - 1."""
+        T = len(xs)
+        out = [None] * T
+        for t in (range(T, 0, -1) if reverse else range(1, T + 1)):
+            with scope(lane.format(t=t)):
+                state = cell.step(xs[t - 1], state)               # (B, H) each
+            out[t - 1] = state
+        return out
+
+    def forward(self, x, state=None):
+        x, batched = self._check_input(x)                         # (B, T, D) or (T, B, D)
+        time_axis = 1 if self.batch_first or not batched else 0
+        initial = self._initial_states(state, x, batched)         # L·dirs tuples of (B, H)
+        xs = []                                                   # x_1 .. x_T, each (B, D)
+        for t in range(1, x.shape[time_axis] + 1):
             with scope(f"{self.name}/t={t}"):
-                inp = x[:, t - 1]                                 # (B, D)  x_t
-                inp.name = "x_t"
-                for l, cell in enumerate(self.cells):
-                    with self._layer_scope(l):
-                        h[l] = cell(inp, h[l])                    # (B, H)  h_t of layer l
-                    inp = h[l]
-            hs.append(h[-1])
-        self._h_refs = [weakref.ref(h_t) for h_t in hs]
-        return stack(hs, axis=1), self._final(h)                  # (B, T, H), (B, H)
+                xs.append((x[:, t - 1] if time_axis == 1 else x[t - 1]).named("x_t"))
+        finals, directions = [], [(self.cells, False), (self.reverse_cells, True)][:self.num_directions]
+        for l in range(self.num_layers):
+            seqs = []                                             # per direction: the states of every step
+            for d, (cells, reverse) in enumerate(directions):
+                seqs.append(self._run(cells[l], xs, initial[l * self.num_directions + d],
+                                      self._lane(l, reverse), reverse))
+                finals.append(seqs[-1][0 if reverse else -1])      # after reading the whole sequence
+            if l < self.num_layers - 1:
+                xs = [self._next_input(t, [seq[t - 1][0] for seq in seqs]) for t in range(1, len(xs) + 1)]
+        self._refs = [tuple(weakref.ref(s) for s in step) for step in seqs[0]]
+        self._reverse_refs = [tuple(weakref.ref(s) for s in step) for step in seqs[1]] \
+            if self.bidirectional else None
+        outputs = [stack([step[0] for step in seq], axis=time_axis) for seq in seqs]   # (B, T, H) each
+        outputs = outputs[0] if len(outputs) == 1 else cat(outputs, axis=-1)          # (B, T, H·dirs)
+        result = tuple(self._final([s[k] for s in finals], batched) for k in range(len(finals[0])))
+        if not batched:
+            outputs = outputs[0]                                  # (T, H·dirs)
+        return outputs, self.cells[0].from_tuple(result)
+
+    def _lane(self, l: int, reverse: bool) -> str:
+        """The scope of one step, with '{t}' to fill: 'rnn/t={t}', 'rnn/reverse/t={t}/layer=1'."""
+        lane = f"{self.name}/reverse" if reverse else self.name
+        return lane + "/t={t}" + (f"/layer={l}" if self.num_layers > 1 else "")
+
+    def _next_input(self, t: int, h_t: list[Tensor]) -> Tensor:
+        """Layer l+1's input at step t: layer l's h_t (both directions side by side), with dropout."""
+        with scope(f"{self.name}/t={t}"):
+            inp = h_t[0] if len(h_t) == 1 else cat(h_t, axis=-1).named("[h_t→, h_t←]")  # (B, H·dirs)
+            return Dropout(self.dropout)(inp) if self.training and self.dropout > 0 else inp
 
     # ---- the states of the last forward pass -----------------------------
     @property
@@ -80,12 +146,20 @@ class _Recurrent(Module):
         the outputs or the loss do (under no_grad() nothing keeps them: read
         ``outputs[:, t-1]`` instead).
         """
-        return self._live(self._h_refs, "states")
+        return self._live(self._refs, 0, "states")
 
-    def _live(self, refs, what) -> list[Tensor]:
+    @property
+    def reverse_states(self) -> list[Tensor]:
+        """The backward direction's h_t of the last layer, by position: ``reverse_states[t-1]``
+        has read x_T .. x_t. Only for ``bidirectional=True``."""
+        if not self.bidirectional:
+            raise RuntimeError(f"{self._who()}: `reverse_states` needs bidirectional=True")
+        return self._live(self._reverse_refs, 0, "reverse_states")
+
+    def _live(self, refs, k: int, what: str) -> list[Tensor]:
         if refs is None:
             raise RuntimeError(f"{self._who()}: `{what}` is empty: run a forward pass first")
-        tensors = [r() for r in refs]
+        tensors = [r[k]() for r in refs]
         if any(t is None for t in tensors):
             raise RuntimeError(
                 f"{self._who()}: the per-step tensors behind `{what}` were freed with the outputs of "
@@ -93,58 +167,91 @@ class _Recurrent(Module):
                 "Under no_grad() nothing keeps them: read outputs[:, t-1] instead")
         return tensors
 
-    # ---- checks and initial states ---------------------------------------
+    # ---- checks, initial and final states ---------------------------------
     def _who(self) -> str:
         return f"{type(self).__name__} '{self.name}'"
 
     @property
     def dtype(self):
-        return self.cells[0].parameters()[0].dtype
+        return self.cells[0].dtype
 
-    def _check_input(self, x) -> Tensor:
+    def _check_input(self, x) -> tuple[Tensor, bool]:
+        """x as a Tensor with a batch axis, and whether it came with one ((T, D) did not)."""
         if not isinstance(x, Tensor):
             try:
                 x = Tensor(x, name="x", dtype=self.dtype)
             except TypeError as e:
                 raise TypeError(f"{self._who()}: the input x must be numbers (B, T, D): {e}") from None
-        if x.ndim != 3:
-            raise ShapeError(f"{self._who()}: expected a batch-first input (B, T, D) = (batch, time, "
-                             f"features), got shape {x.shape}; for one sequence (T, D) pass x[None]")
-        if x.shape[2] != self.input_size:
-            raise ShapeError(f"{self._who()}: input of shape {x.shape} has {x.shape[2]} features, "
+        layout = "(B, T, D) = (batch, time, features)" if self.batch_first else \
+            "(T, B, D) = (time, batch, features) (batch_first=False)"
+        if x.ndim not in (2, 3):
+            raise ShapeError(f"{self._who()}: expected an input {layout}, or one sequence (T, D), "
+                             f"got shape {x.shape}")
+        if x.shape[-1] != self.input_size:
+            raise ShapeError(f"{self._who()}: input of shape {x.shape} has {x.shape[-1]} features, "
                              f"but the layer was built with input_size={self.input_size}; give x "
-                             f"{self.input_size} features or build the layer with input_size={x.shape[2]}")
-        if x.shape[1] == 0:
+                             f"{self.input_size} features or build the layer with input_size={x.shape[-1]}")
+        T = x.shape[1 if x.ndim == 3 and self.batch_first else 0]
+        if T == 0:
             raise ShapeError(f"{self._who()}: input of shape {x.shape} has no time steps (T = 0); "
                              "a sequence needs at least one step")
-        return x
+        if x.ndim == 2:
+            return x.reshape(1, *x.shape), False                  # (1, T, D)
+        return x, True
 
-    def _initial_state(self, s, x: Tensor, label: str) -> list[Tensor]:
-        """One (B, H) state per layer: zeros named `label`, or the user's state split by layer."""
-        B, L, H = x.shape[0], self.num_layers, self.hidden_size
+    def _initial_states(self, state, x: Tensor, batched: bool) -> list[tuple]:
+        """One state tuple per layer and direction ((h,) or (h, C), each (B, H)), torch's order."""
+        names = [n.replace("{t-1}", "0") for n in self.cells[0].state_names]    # h_0 (, C_0)
+        if len(names) > 1 and state is not None and not (isinstance(state, (tuple, list))
+                                                         and len(state) == len(names)):
+            raise TypeError(f"{self._who()}: the initial state must be a pair ({', '.join(names)}), "
+                            f"got {type(state).__name__}")
+        parts = (state,) if len(names) == 1 else (state or (None,) * len(names))
+        B = x.shape[0] if self.batch_first or not batched else x.shape[1]
+        per_part = [self._initial_state(s, x, B, batched, name) for s, name in zip(parts, names)]
+        return list(zip(*per_part))
+
+    def _initial_state(self, s, x: Tensor, B: int, batched: bool, label: str) -> list[Tensor]:
+        """K = num_layers·directions states (B, H): zeros named `label`, or the user's split."""
+        K, H = self.num_layers * self.num_directions, self.hidden_size
         if s is None:
-            return [Tensor(np.zeros((B, H), self.dtype), name=label) for _ in range(L)]
+            return [Tensor(np.zeros((B, H), self.dtype), name=label) for _ in range(K)]
         s = s if isinstance(s, Tensor) else Tensor(np.asarray(s), dtype=self.dtype)
+        stacked = "(num_layers, " if K == self.num_layers else "(num_layers·2, "
+        if not batched:                                           # one sequence: no batch axis
+            if s.shape == (K, H) or (K == 1 and s.shape == (H,)):
+                return [s.reshape(K, 1, H)[k] for k in range(K)]  # (1, H) each
+            raise ShapeError(f"{self._who()}: the initial state {label} of an unbatched input has "
+                             f"shape {s.shape}; expected {stacked}H) = {(K, H)}"
+                             + (f" or (H,) = {(H,)}" if K == 1 else ""))
         if s.ndim in (2, 3) and s.shape[-2] != B:
             raise ShapeError(f"{self._who()}: the initial state {label} has batch size {s.shape[-2]} "
                              f"(shape {s.shape}) but the input has batch size {B} (shape {x.shape}); "
                              "give one initial state per sequence")
-        if L == 1 and s.shape == (B, H):
+        if K == 1 and s.shape == (B, H):
             return [s]
-        if s.shape == (L, B, H):
-            return [s[l] for l in range(L)]                       # (B, H) each
-        expected = f"(num_layers, B, H) = {(L, B, H)}" + (f" or (B, H) = {(B, H)}" if L == 1 else "")
+        if s.shape == (K, B, H):
+            return [s[k] for k in range(K)]                       # (B, H) each
+        expected = f"{stacked}B, H) = {(K, B, H)}" + (f" or (B, H) = {(B, H)}" if K == 1 else "")
         raise ShapeError(f"{self._who()}: the initial state {label} has shape {s.shape}; "
                          f"expected {expected}")
 
-    def _layer_scope(self, l: int):
-        return scope(f"layer={l}") if self.num_layers > 1 else contextlib.nullcontext()
-
-    def _final(self, per_layer: list[Tensor]) -> Tensor:
-        return per_layer[0] if self.num_layers == 1 else stack(per_layer, axis=0)
+    def _final(self, per_layer: list[Tensor], batched: bool) -> Tensor:
+        """The K final states as the layout says: (B, H) alone for K = 1 in the course's
+        layout, else (K, B, H); without the batch axis for an unbatched input."""
+        if len(per_layer) == 1 and self.state_layout == "course":
+            s = per_layer[0]                                      # (B, H)
+            return s if batched else s[0]                         # (H,)
+        s = stack(per_layer, axis=0)                              # (K, B, H)
+        return s if batched else s[:, 0]                          # (K, H)
 
     def extra_repr(self):
-        return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, name={self.name!r}"
+        options = "".join(f", {k}={v!r}" for k, v, default in (
+            ("batch_first", self.batch_first, True), ("dropout", self.dropout, 0.0),
+            ("bidirectional", self.bidirectional, False), ("state_layout", self.state_layout, "course"))
+            if v != default)
+        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+                f"name={self.name!r}{options}")
 
 
 class RNN(_Recurrent):
@@ -176,10 +283,13 @@ class RNN(_Recurrent):
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 nonlinearity: str = "tanh", name: str = "rnn", dtype=None):
+                 nonlinearity: str = "tanh", name: str = "rnn", dtype=None, *, bias: bool = True,
+                 batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 state_layout: str = "course"):
         self.nonlinearity = nonlinearity
-        super().__init__(lambda d: RNNCell(d, hidden_size, nonlinearity, dtype=dtype),
-                         input_size, hidden_size, num_layers, name)
+        super().__init__(lambda d: RNNCell(d, hidden_size, nonlinearity, bias=bias, dtype=dtype),
+                         input_size, hidden_size, num_layers, name,
+                         batch_first, dropout, bidirectional, state_layout)
 
 
 class GRU(_Recurrent):
@@ -190,9 +300,11 @@ class GRU(_Recurrent):
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 name: str = "gru", dtype=None):
-        super().__init__(lambda d: GRUCell(d, hidden_size, dtype=dtype),
-                         input_size, hidden_size, num_layers, name)
+                 name: str = "gru", dtype=None, *, bias: bool = True, batch_first: bool = True,
+                 dropout: float = 0.0, bidirectional: bool = False, state_layout: str = "course"):
+        super().__init__(lambda d: GRUCell(d, hidden_size, bias=bias, dtype=dtype),
+                         input_size, hidden_size, num_layers, name,
+                         batch_first, dropout, bidirectional, state_layout)
 
 
 class LSTM(_Recurrent):
@@ -214,35 +326,14 @@ class LSTM(_Recurrent):
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 name: str = "lstm", dtype=None):
-        super().__init__(lambda d: LSTMCell(d, hidden_size, dtype=dtype),
-                         input_size, hidden_size, num_layers, name)
-
-    def forward(self, x, state=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        x = self._check_input(x)                                  # (B, T, D)
-        if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
-            raise TypeError(f"{self._who()}: the initial state must be a pair (h_0, C_0), "
-                            f"got {type(state).__name__}")
-        h0, C0 = state if state is not None else (None, None)
-        h = self._initial_state(h0, x, "h_0")                     # num_layers × (B, H)
-        C = self._initial_state(C0, x, "C_0")                     # num_layers × (B, H)
-        hs, Cs = [], []                                           # h_t, C_t of the last layer
-        for t in range(1, x.shape[1] + 1):
-            with scope(f"{self.name}/t={t}"):
-                inp = x[:, t - 1]                                 # (B, D)  x_t
-                inp.name = "x_t"
-                for l, cell in enumerate(self.cells):
-                    with self._layer_scope(l):
-                        h[l], C[l] = cell(inp, (h[l], C[l]))      # (B, H), (B, H)
-                    inp = h[l]
-            hs.append(h[-1])
-            Cs.append(C[-1])
-        self._h_refs = [weakref.ref(h_t) for h_t in hs]
-        self._C_refs = [weakref.ref(C_t) for C_t in Cs]
-        return stack(hs, axis=1), (self._final(h), self._final(C))
+                 name: str = "lstm", dtype=None, *, bias: bool = True, batch_first: bool = True,
+                 dropout: float = 0.0, bidirectional: bool = False, state_layout: str = "course"):
+        super().__init__(lambda d: LSTMCell(d, hidden_size, bias=bias, dtype=dtype),
+                         input_size, hidden_size, num_layers, name,
+                         batch_first, dropout, bidirectional, state_layout)
 
     @property
     def cell_states(self) -> list[Tensor]:
         """[C_1, ..., C_T] of the last layer in the most recent forward pass; after
         backward(), ``cell_states[t-1].grad`` is ∂E/∂C_t. Held as `states` is."""
-        return self._live(self._C_refs, "cell_states")
+        return self._live(self._refs, 1, "cell_states")

@@ -185,7 +185,7 @@ class LSTMCell(_Cell):
         return state
 
     def forward(self, x_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        h_prev, C_prev = state                                         # (B, H), (B, H)
+        h_prev, C_prev = state                                   # h_{t-1}, C_{t-1}: (B, H) each
         z_t = cat([h_prev, x_t], axis=-1).named("z_t")           # (B, H + D)  z_t = [h_{t-1}, x_t]
         f_t = (z_t @ self.W_f + self.b_f).sigmoid().named("f_t")  # (B, H)  f_t = σ(z_t W_f + b_f)
         i_t = (z_t @ self.W_i + self.b_i).sigmoid().named("i_t")  # (B, H)  i_t = σ(z_t W_i + b_i)

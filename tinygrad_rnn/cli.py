@@ -3,6 +3,7 @@
     tinygrad-rnn                                     # the default picture: a vanishing gradient
     tinygrad-rnn render --cell lstm --steps 30 --level cell -o lstm.svg
     tinygrad-rnn plot --steps 30 --spectral-radius 0.5 1.0 3.0 -o flow.png
+    tinygrad-rnn render --steps 8 -o graph.html        # a page that replays backward()
 
 The task: random inputs x (B, T, D), a recurrent layer, a linear readout and a
 cross-entropy loss on the LAST step only (by default). Then E depends on h_t only
@@ -25,6 +26,7 @@ from tinygrad_rnn.viz.labels import norm
 
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 OP_LEVEL_MAX_STEPS = 10      # beyond this the default level is "cell"
+OUTPUTS = (*viz.FORMATS, "html")   # .html: the interactive page (viz.to_html)
 
 
 def run_task(cell="rnn", steps=6, hidden=8, rho=0.5, loss_at="last", seed=0, batch=2,
@@ -90,9 +92,9 @@ def radius(text: str) -> float:
 
 def output_path(text: str) -> Path:
     path = Path(text)
-    if path.suffix.lstrip(".").lower() not in viz.FORMATS:
+    if path.suffix.lstrip(".").lower() not in OUTPUTS:
         raise argparse.ArgumentTypeError(
-            f"cannot tell the image format of {text!r}: end it in " + ", ".join("." + f for f in viz.FORMATS))
+            f"cannot tell the image format of {text!r}: end it in " + ", ".join("." + f for f in OUTPUTS))
     return path
 
 
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  tinygrad-rnn                                    # 6-step RNN, op level, graph.svg\n"
                "  tinygrad-rnn render --cell lstm --steps 30 --level cell -o lstm.png\n"
                "  tinygrad-rnn render --steps 100 --elide 3 -o long.svg\n"
+               "  tinygrad-rnn render --steps 8 -o graph.html     # replay backward() in a browser\n"
                "  tinygrad-rnn plot --steps 30 -r 0.5 1.0 3.0 -o flow.png\n"
                "options of each command: tinygrad-rnn render --help, tinygrad-rnn plot --help",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -140,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="draw only the first and last K steps; the middle becomes one node")
     render.add_argument("--output", "-o", type=output_path, default=Path("graph.svg"), metavar="PATH",
                         help="output file; the format comes from the extension: "
-                             + ", ".join("." + f for f in viz.FORMATS) + " (default: graph.svg)")
+                             + ", ".join("." + f for f in OUTPUTS) + " (default: graph.svg; .html is "
+                             "a page that replays backward() over the picture)")
 
     plot = commands.add_parser("plot", parents=[task], help="plot ‖∂E/∂h_t‖ against t for several radii",
                                description="Gradient flow: ‖∂E/∂h_t‖ against t, log scale, one line "
@@ -180,6 +184,10 @@ def render(args) -> int:
     print_norms(layer, args.cell)
     title = f"{args.cell.upper()}, T = {args.steps}, ρ = {args.spectral_radius}: ‖∂E/∂·‖ on every edge"
     try:
+        if args.output.suffix.lower() == ".html":
+            path = viz.to_html(loss, args.output, level, elide=args.elide, title=title)
+            print(f"wrote {path} ({level} level; open it in a browser, no server needed)")
+            return 0
         graph = viz.draw_graph(loss, level=level, elide=args.elide, title=title)
     except viz.GraphTooLargeError as e:
         print(f"tinygrad-rnn render: error: {e}\n(on the command line: --level cell or --elide K)",

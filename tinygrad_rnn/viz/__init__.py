@@ -32,6 +32,17 @@ def draw_graph(root, level: str = "op", *, elide: int | None = None, max_nodes: 
     After backward(), each edge is labelled ‖gradient along it‖ and coloured on
     a log scale; before it, the graph is drawn without numbers.
     """
+    pic = picture(root, level, elide, max_nodes)
+    try:
+        from .dot import to_digraph
+    except ImportError as e:
+        raise ImportError("draw_graph needs the graphviz Python package: pip install graphviz "
+                          "(and the Graphviz program: apt-get install graphviz)") from e
+    return to_digraph(pic, title=title, legend=legend)
+
+
+def picture(root, level: str = "op", elide: int | None = None, max_nodes: int = 250):
+    """The Picture (nodes, edges, ids) that draw_graph lays out and to_html replays."""
     if level not in ("op", "cell"):
         raise ValueError(f"draw_graph: level must be 'op' or 'cell', got {level!r}")
     if elide is not None and (not isinstance(elide, int) or elide < 1):
@@ -42,12 +53,7 @@ def draw_graph(root, level: str = "op", *, elide: int | None = None, max_nodes: 
     if elide:
         pic = elide_steps(pic, elide)
     _check_size(len(pic.nodes), max_nodes, level)
-    try:
-        from .dot import to_digraph
-    except ImportError as e:
-        raise ImportError("draw_graph needs the graphviz Python package: pip install graphviz "
-                          "(and the Graphviz program: apt-get install graphviz)") from e
-    return to_digraph(pic, title=title, legend=legend)
+    return pic
 
 
 def _check_size(n: int, max_nodes: int, level: str) -> None:
@@ -57,6 +63,18 @@ def _check_size(n: int, max_nodes: int, level: str) -> None:
             f"draw_graph: the {level}-level graph has {n} nodes, more than max_nodes={max_nodes}; "
             f"Graphviz would take minutes to lay it out. Draw it with {hint}elide=k (only the first "
             f"and last k time steps, e.g. elide=3), or raise max_nodes if you want every node.")
+
+
+def to_html(root, path=None, level: str = "op", **kwargs):
+    """Write a self-contained page that replays backward() over the picture (see viz/html.py)."""
+    from .html import to_html as write_page
+    return write_page(root, path, level, **kwargs)
+
+
+def interactive(root, level: str = "op", **kwargs):
+    """The replay page inline in Jupyter (a sandboxed iframe); `draw_graph` stays the static SVG."""
+    from .html import interactive as page
+    return page(root, level, **kwargs)
 
 
 def write(graph, path) -> Path:
@@ -105,5 +123,5 @@ def plot_gradient_flow(runs, path=None, title: str | None = None, name: str = "h
     return plot(runs, path, title, name)
 
 
-__all__ = ["draw_graph", "write", "state_grad_norms", "plot_gradient_flow", "GraphTooLargeError",
+__all__ = ["draw_graph", "to_html", "interactive", "write", "state_grad_norms", "plot_gradient_flow", "GraphTooLargeError",
            "GraphvizNotFoundError", "fmt_norm", "FORMATS"]

@@ -74,7 +74,8 @@ class Browser:
         """Milliseconds from navigation start to the load event and to the first paint."""
         return self.js("""
             const nav = performance.getEntriesByType('navigation')[0];
-            const paint = performance.getEntriesByType('paint').find(p => p.name === 'first-contentful-paint');
+            const paint = performance.getEntriesByType('paint')
+                .find(p => p.name === 'first-contentful-paint');
             return {load: nav.loadEventEnd, first_paint: paint ? paint.startTime : null};""")
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ import pytest
 from test_viz_nets import lstm_loss, rnn_loss
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, viz
+from tinygrad_rnn import Tensor, autograd, viz
 from tinygrad_rnn.viz import html as page
 from tinygrad_rnn.viz.graph import reading_order, tensor_ids, tick_of
 from tinygrad_rnn.viz.labels import norm
@@ -25,7 +25,7 @@ def embedded(text):
 def test_backward_records_the_order_it_visited_consumers_before_inputs():
     E, P, _ = rnn_loss(T=4)
     E.backward()
-    order = E.backward_order
+    order = autograd.visit_order(E)
     assert order[0] == tick_of(E)
     visited = [t for t in reading_order(E) if t.requires_grad]
     assert sorted(order) == sorted(tick_of(t) for t in visited)     # each once, nothing else
@@ -41,7 +41,7 @@ def test_no_order_is_recorded_when_edge_recording_is_off():
     E, _, _ = rnn_loss(T=2)
     with tg.record_edge_grads(False):
         E.backward()
-    assert E.backward_order is None
+    assert autograd.visit_order(E) is None
     with pytest.raises(ValueError, match="no recorded backward order"):
         viz.to_html(E)
 

@@ -113,7 +113,8 @@ def test_hovering_an_edge_shows_its_gradient(browser, rnn_page):
     ActionChains(browser.driver).move_to_element(label).perform()
     tip = browser.driver.find_element("id", "tip")
     assert tip.is_displayed() and tip.get_attribute("data-id") == eid
-    value = lambda key: float(tip.find_element("css selector", f'[data-key="{key}"]').get_attribute("data-value"))
+    value = lambda key: float(tip.find_element("css selector", f'[data-key="{key}"]')
+                              .get_attribute("data-value"))
     g = c.edge_grads[i]
     np.testing.assert_allclose(value("‖g‖"), norm(g), rtol=1e-12)
     np.testing.assert_allclose([value("min"), value("max"), value("mean")], [g.min(), g.max(), g.mean()],
@@ -141,7 +142,8 @@ def test_zoom_step_slider_and_colour_toggle_then_a_screenshot_that_is_not_blank(
     browser.driver.find_element("id", "fit").click()
     assert box() == pytest.approx(whole)
     eid = next(e for e, el in data["elements"].items() if el.get("norm"))
-    stroke = lambda: browser.js(f"return document.querySelector('g#{eid} path:not(.hit)').getAttribute('stroke')")
+    stroke = lambda: browser.js(f"return document.querySelector('g#{eid} path:not(.hit)')"
+                                ".getAttribute('stroke')")
     before = stroke()
     browser.driver.find_element("id", "scale").click()
     assert browser.driver.find_element("id", "scale").text == "colour: linear"
@@ -170,7 +172,7 @@ def test_lstm_cell_level_page_replays_to_the_end(browser, tmp_path):
     lit = set(browser.js("return [...document.querySelectorAll('g.node.lit')].map(g => g.id)"))
     assert {f"xc{i}" for i in range(5)} <= lit
     tids = tensor_ids(reading_order(E))
-    for name, W in P.items():
+    for W in P.values():
         if tids[id(W)] in data["sums"]:
             row = browser.driver.find_element("id", "sum-" + tids[id(W)])
             np.testing.assert_allclose(float(row.get_attribute("data-value")), norm(W.grad), rtol=1e-9)
@@ -183,7 +185,8 @@ def test_two_pages_side_by_side_in_sandboxed_iframes(browser, tmp_path):
         E.backward()
         pages.append(viz.interactive(E)._repr_html_())
     host = tmp_path / "notebook.html"
-    host.write_text("<!DOCTYPE html><meta charset='utf-8'><body>" + "".join(pages) + "</body>", encoding="utf-8")
+    host.write_text("<!DOCTYPE html><meta charset='utf-8'><body>" + "".join(pages) + "</body>",
+                    encoding="utf-8")
     browser.open(host)
     frames = browser.driver.find_elements("tag name", "iframe")
     assert len(frames) == 2

@@ -58,13 +58,17 @@ def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
     """Leave ∂E/∂t in `t.grad` for every t behind `root`, given ∂E/∂root = `seed`.
 
     Each edge's share is also kept in the consumer's `edge_grads` (for the
-    renderer) while `record_edge_grads()` is on.
+    renderer) while `record_edge_grads()` is on, and the order of the visits
+    (`visit_order(root)`, which viz.to_html replays).
     """
     record, anomaly = _RECORD_EDGES.get(), _ANOMALY.get()
     order = walk(root, needs_grad=True)
     root._pending = seed
+    visits = root._visits = [] if record else None  # the order of the visits, for viz.to_html's replay
     try:
         for node in reversed(order):                # newest first: consumers before their inputs
+            if record:
+                visits.append(node._tick)           # record the visit
             if node._op is not None and (node._graph_used or node._tick < LAST_WRITE[0]):
                 check_graph_usable(node)            # used by an earlier backward? an input written since?
             g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
@@ -95,6 +99,12 @@ def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
         for node in order:                          # leave no half-summed shares behind
             node._pending = None
         raise
+
+
+def visit_order(root) -> list[int] | None:
+    """The creation ticks of the tensors the last backward() from `root` visited, in the
+    order it visited them (None if it ran with record_edge_grads(False), or never ran)."""
+    return getattr(root, "_visits", None)
 
 
 def _dense(g) -> np.ndarray:

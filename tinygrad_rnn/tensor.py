@@ -49,7 +49,7 @@ class Tensor:
 
     __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "edge_grads",
                  "_op", "_parents", "_params", "_tick", "_written_at", "_graph_used",
-                 "_pending", "_detached", "__weakref__")
+                 "_pending", "_detached", "_visits", "__weakref__")
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):

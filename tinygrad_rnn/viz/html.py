@@ -7,7 +7,7 @@
 The page holds three things and fetches nothing: the SVG that `draw_graph`
 makes, the recorded numbers as JSON, and a small hand-written script
 (viewer.js, viewer.css beside this file). Frame k of the replay lights the
-first k tensors of `root.backward_order`, the order in which backward()
+first k tensors of `autograd.visit_order(root)`, the order in which backward()
 itself visited them (the engine's heap order, recorded as it ran; the page
 does not re-sort anything). An edge lights up once the tensor it feeds has
 been visited, because that is when its share was computed; a shared weight's
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import autograd
 from .dot import MAX_WIDTH, MIN_WIDTH, PALETTE
 from .graph import edge_id, kind_of, reading_order, tensor_ids, tick_of
 from .labels import norm, step_of
@@ -89,7 +90,7 @@ def interactive(root, level: str = "op", **kwargs) -> Interactive:
 # ---- the numbers the page shows --------------------------------------------
 def visit_order(root) -> list:
     """The tensors in the order backward() visited them, as it recorded on the root."""
-    ticks = getattr(root, "backward_order", None)
+    ticks = autograd.visit_order(root)
     if ticks is None:
         raise ValueError("to_html: this graph has no recorded backward order; call loss.backward() "
                          "first (with edge recording on: tg.record_edge_grads(True), the default)")
@@ -249,7 +250,8 @@ _TEMPLATE = """<!DOCTYPE html>
   </span>
   <span class="controls">
     <button id="fit" title="show the whole graph">fit</button>
-    <label title="zoom to one time step">step <input id="tstep" type="range" min="0" max="0" value="0"></label>
+    <label title="zoom to one time step">step
+      <input id="tstep" type="range" min="0" max="0" value="0"></label>
     <span id="tname">all</span>
     <button id="scale" title="colour and width of the lit edges: log or linear in ‖g‖">colour: log</button>
   </span>

@@ -5,7 +5,7 @@
     (x @ tg.Tensor(np.ones((3, 2)))).tanh().sum().backward()   # x.grad: (4, 3)
 """
 
-from . import nn, optim, viz
+from . import interop, nn, optim, viz
 from .checkpoint import CheckpointError, load, save
 from .context import (
                       detect_anomaly,
@@ -29,6 +29,6 @@ __all__ = [
     "Tensor", "cat", "stack", "no_grad", "enable_grad", "is_grad_enabled", "scope",
     "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
     "gradcheck", "GradcheckError", "ShapeError", "GraphError", "InplaceModificationError",
-    "AnomalyError", "manual_seed", "nn", "optim", "viz", "save", "load", "CheckpointError",
+    "AnomalyError", "manual_seed", "nn", "optim", "viz", "interop", "save", "load", "CheckpointError",
     "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
 ]

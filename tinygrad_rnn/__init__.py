@@ -7,6 +7,7 @@
 
 from . import interop, nn, optim, viz
 from .checkpoint import CheckpointError, load, save
+from .compile import CompileError, compile
 from .context import (
                       detect_anomaly,
                       enable_grad,
@@ -30,5 +31,5 @@ __all__ = [
     "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
     "gradcheck", "GradcheckError", "ShapeError", "GraphError", "InplaceModificationError",
     "AnomalyError", "manual_seed", "nn", "optim", "viz", "interop", "save", "load", "CheckpointError",
-    "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
+    "compile", "CompileError", "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
 ]

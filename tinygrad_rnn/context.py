@@ -15,6 +15,7 @@ _GRAD_ENABLED = contextvars.ContextVar("grad_enabled", default=True)
 _SCOPE = contextvars.ContextVar("scope", default="")
 _ANOMALY = contextvars.ContextVar("detect_anomaly", default=False)
 _RECORD_EDGES = contextvars.ContextVar("record_edge_grads", default=True)
+_CAPTURE = contextvars.ContextVar("capture", default=None)   # tg.compile's tape, while it records
 _DEFAULT_DTYPE = [np.dtype(np.float32)]  # process-wide, like torch.set_default_dtype
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from . import autograd, ops
 from .anomaly import check_finite
 from .autograd import LAST_WRITE, TICK
-from .context import _ANOMALY, _GRAD_ENABLED, _SCOPE, get_default_dtype
+from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, get_default_dtype
 from .errors import GraphError, ShapeError, inputs_do_not_fit, no_graph, nonscalar_root, seed_shape, where
 
 # One clock (autograd.TICK) ticks at every event: a tensor being made, or its `.data` written.
@@ -28,6 +28,14 @@ def _as_array(data, dtype=None) -> np.ndarray:
     """Python numbers and lists take the default float dtype; numpy arrays keep theirs."""
     if isinstance(data, Tensor):
         data = data._data
+    arr = _convert(data, dtype)
+    tape = _CAPTURE.get()
+    if tape is not None:                 # tg.compile: which arrays came from fn's arguments
+        tape.array(data, arr)
+    return arr
+
+
+def _convert(data, dtype) -> np.ndarray:
     if isinstance(data, (np.ndarray, np.generic)):   # cast numbers only: never complex or str to float
         arr = np.asarray(data, dtype=dtype if data.dtype.kind in "biuf" else None)
     else:
@@ -114,6 +122,9 @@ class Tensor:
         """The same values, cut from the graph: gradient stops here (truncated BPTT)."""
         out = Tensor._from_array(self._data, False, self.name)
         out._detached = True
+        tape = _CAPTURE.get()
+        if tape is not None:             # tg.compile: detach is an identity op to the tape
+            tape.op(out, None, (self,), {})
         return out
 
     def named(self, name: str) -> Tensor:
@@ -270,6 +281,9 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
         out = Tensor._from_array(y, False, op.name)     # a constant: its history is not needed
     if _ANOMALY.get():
         check_finite(out._data, op.name, out, *inputs)
+    tape = _CAPTURE.get()
+    if tape is not None:                 # tg.compile is recording the step
+        tape.op(out, op, inputs, params)
     return out
 
 

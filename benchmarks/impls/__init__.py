@@ -47,7 +47,7 @@ MODELS = ("rnn", "lstm")
 LR = 0.1
 
 # In the order of the tables: the limit first, then the engine, then the others.
-MODULES = ("numpy_impl", "engine", "engine_noedges", "torch_composed", "torch_fused",
+MODULES = ("numpy_impl", "engine", "engine_noedges", "engine_compiled", "torch_composed", "torch_fused",
            "hips_autograd", "mygrad_impl", "micrograd_impl")
 
 

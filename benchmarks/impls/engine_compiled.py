@@ -1,0 +1,41 @@
+"""The engine's step under `tg.compile`: captured once, then replayed as flat numpy.
+
+Same step as `engine` (the public layers, cross_entropy, backward(), SGD). The
+forward and backward pass are one compiled function; zeroing the gradients and
+the SGD step stay outside it, as `tg.compile` asks. Edge recording is off here
+(a training run), so each shared weight's T shares become one matmul.
+"""
+
+from benchmarks.impls import engine
+
+NAME = "engine_compiled"
+LABEL = "tinygrad_rnn, tg.compile replay"
+PACKAGE = ("tinygrad_rnn",)
+SIZES = None
+
+
+class Step(engine.Step):
+    def __init__(self, model, problem, lr=None, record_edges=False):
+        super().__init__(model, problem, lr, record_edges)
+        self.compiled = self.tg.compile(self._forward_backward)
+
+    def _forward_backward(self, x, targets):
+        loss = self.tg.nn.functional.cross_entropy(self.readout(self.rnn(x)[0]), targets)
+        loss.backward()
+        return loss
+
+    def __call__(self) -> float:
+        with self.tg.record_edge_grads(self.record):
+            if self.optimizer:
+                self.optimizer.zero_grad()
+            else:
+                self.rnn.zero_grad()
+                self.readout.zero_grad()
+            loss = self.compiled(self.x, self.targets)
+            if self.optimizer:
+                self.optimizer.step()
+        return loss.item()
+
+
+def build(model, problem, lr=None):
+    return Step(model, problem, lr)

@@ -1,0 +1,493 @@
+"""tg.compile: capture one training step's tape once, replay it as flat numpy.
+
+Why frameworks compile. In eager mode every op pays for bookkeeping: a Tensor
+object, its scope and name, a heap entry in backward(), a lookup of its VJP. At
+min-char-rnn scale (B=1, H=100) that Python costs more than the arithmetic.
+But the graph of a training step is the same every step; only the numbers change.
+
+1. Capture. The first call runs ``fn`` eagerly while the engine writes every op
+   it applies onto a tape. Creation order is a topological order, so the tape
+   is already the forward program, and read backwards it is the backward one.
+2. Replay. Later calls with the same shapes and dtypes run the tape's forward
+   functions and VJPs (the very rows of ``ops.py``) on numpy arrays: no Tensor,
+   no heap, no names.
+3. Deferral. A weight used by T matmuls (x_t W, h_{t-1} U) receives T shares
+   A_tᵀ G_t. The replay stacks the factors and forms the sum as one matmul,
+   Σ_t A_tᵀ G_t = [A_1; …; A_T]ᵀ [G_1; …; G_T] — the course's
+   ∂E/∂U = Σ_t h_{t-1}ᵀ δ_t, computed as a hand-written BPTT does. (Only with
+   edge recording off: with it on, every per-step share is kept for the picture.)
+
+Safety. A replay must never be silently different from the eager step, so the
+capture checks what it cannot follow and refuses it with a `CompileError`: an
+array argument that never enters the graph as it is, random numbers drawn
+inside ``fn`` (dropout), parameters updated inside ``fn``, a Tensor made from
+the values of a tensor computed inside ``fn``. It also replays the captured
+step once and compares every gradient with the eager one before trusting it.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+
+from . import codegen, ops
+from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _RECORD_EDGES, get_default_dtype
+from .random import generator
+from .tensor import Tensor
+
+MAX_PROGRAMS = 8          # shapes seen before a compiled step falls back to eager, as torch's limit
+
+# detach() is an op to the tape: forward the identity, and no gradient flows back.
+DETACH = ops.Op("detach", lambda x: x, (None,))
+
+
+class CompileError(RuntimeError):
+    """tg.compile met a step it cannot replay faithfully."""
+
+
+def compile(fn):  # noqa: A001 - the public name, as torch.compile
+    """Return a callable with fn's signature that replays fn's recorded step.
+
+    ``fn(*args)`` runs one training step's forward pass and ``backward()`` and
+    returns the loss (a scalar Tensor). Array arguments (the batch: inputs and
+    integer targets) may change from call to call; a call whose shapes, dtypes
+    or other arguments differ from every capture so far is captured anew.
+    Zeroing gradients, clipping and ``optimizer.step()`` belong outside ``fn``.
+    """
+    return CompiledStep(fn)
+
+
+class CompiledStep:
+    """The compiled step: a cache of programs keyed by the arguments' shapes."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.programs: dict = {}
+        self.captures = 0                 # how many times fn ran eagerly to record
+        self.replays = 0
+        self._warned = False
+
+    def __call__(self, *args):
+        if _ANOMALY.get():                # anomaly mode checks every op: run eagerly
+            return self.fn(*args)
+        key = _key(args)
+        program = self.programs.get(key)
+        if program is None and len(self.programs) >= MAX_PROGRAMS:
+            if not self._warned:
+                warnings.warn(f"tg.compile: {len(self.programs)} different argument shapes "
+                              "captured; running the rest eagerly", stacklevel=2)
+                self._warned = True
+            return self.fn(*args)
+        if program is not None and not program.guards_hold(args):
+            return self.fn(*args)         # e.g. a target out of range: eager says what is wrong
+        if program is None or not program.can_replay():
+            self.captures += 1
+            program = self.programs[key] = _Program.capture(self.fn, args, program)
+            return program.result
+        self.replays += 1
+        return program.replay(args)
+
+    @property
+    def graph(self) -> Tensor | None:
+        """The captured loss of the latest program: its graph holds the latest replay's values."""
+        return next(reversed(self.programs.values())).root if self.programs else None
+
+
+def _key(args) -> tuple:
+    """What a program depends on besides the numbers: shapes, dtypes, modes, other args."""
+    parts = [_GRAD_ENABLED.get(), _RECORD_EDGES.get(), get_default_dtype()]
+    for a in args:
+        if isinstance(a, Tensor):
+            parts.append(("T", a.shape, a.dtype, a.requires_grad))
+        elif isinstance(a, np.ndarray):
+            parts.append(("A", a.shape, a.dtype))
+        else:                                  # a Python value is part of the program
+            try:
+                parts.append(("V", type(a), hash(a), a))
+            except TypeError:                  # a list, a module: the same object
+                parts.append(("id", id(a)))
+    return tuple(parts)
+
+
+# ---- capture ---------------------------------------------------------------
+class _Tape:
+    """What the engine writes while ``fn`` runs under capture (see tensor.py's hooks)."""
+
+    def __init__(self, args):
+        self.entries = []                 # (out, op, inputs, params) in creation order
+        self.arg_of = {}                  # id(array) -> argument index, for every array argument
+        self.made_from = {}               # id(leaf data) -> argument index (Tensor(arg) copies)
+        self.keep = []                    # keeps those arrays alive, so their ids stay unique
+        for i, a in enumerate(args):
+            arr = a._data if isinstance(a, Tensor) else a
+            if isinstance(arr, np.ndarray):
+                self.arg_of[id(arr)] = i
+
+    def op(self, out, op, inputs, params):
+        """`apply` ran `op` (None: detach()) and made `out`."""
+        self.entries.append((out, op or DETACH, inputs, params))
+
+    def array(self, src, arr):
+        """Tensor(src) made the array `arr`: remember it if src is an argument."""
+        i = self.arg_of.get(id(src))
+        if i is not None:
+            self.made_from[id(arr)] = i
+            self.keep.append(arr)
+
+
+class _Program:
+    """One captured step: its tape as slots and instructions, forward and backward."""
+
+    @classmethod
+    def capture(cls, fn, args, previous: _Program | None = None) -> _Program:
+        """Run fn eagerly, writing the tape. `previous` (the program this one replaces)
+        names parameters whose gradients are looked at before fn runs (see _verify)."""
+        before = {id(t): t.grad for t, _, _ in previous.live_params} if previous else {}
+        tape = _Tape(args)
+        tape.start = Tensor(np.zeros(()))._tick     # the clock now: leaves older than this are live
+        rng_before = generator().bit_generator.state
+        token = _CAPTURE.set(tape)
+        try:
+            result = fn(*args)
+        finally:
+            _CAPTURE.reset(token)
+        if generator().bit_generator.state != rng_before:
+            raise CompileError("tg.compile: fn drew random numbers from the library's generator "
+                               "(dropout in training mode?); a replay would repeat the same draws. "
+                               "Call model.eval() or run this step eagerly")
+        return cls(tape, args, result, before)
+
+    def __init__(self, tape: _Tape, args, result, before):
+        if not isinstance(result, Tensor) or result.size != 1:
+            raise CompileError(f"tg.compile: fn must return the scalar loss Tensor it called "
+                               f"backward() on, got {type(result).__name__}"
+                               f"{' of shape ' + str(result.shape) if isinstance(result, Tensor) else ''}")
+        if result.grad is None:
+            raise CompileError("tg.compile: fn returned a loss without calling loss.backward(); "
+                               "compile the whole training step (forward and backward)")
+        self.result, self.root = result, result
+        self.n_args = len(args)
+        self._build(tape, args)
+        self._verify(args, before)
+
+    # -- the tape as a program --
+    def _build(self, tape: _Tape, args):
+        produced = {id(out): k for k, (out, *_rest) in enumerate(tape.entries)}
+        made_here = {id(out._data) for out, *_ in tape.entries}
+        # Walk back from the root: the entries the loss depends on.
+        needed, stack = set(), [self.root]
+        leaves = {}
+        while stack:
+            t = stack.pop()
+            k = produced.get(id(t))
+            if k is None:
+                leaves[id(t)] = t
+                continue
+            if k in needed:
+                continue
+            needed.add(k)
+            stack.extend(tape.entries[k][2])
+        order = sorted(needed)
+        self.slot_of, self.tensors = {}, []
+
+        def slot(t):
+            s = self.slot_of.get(id(t))
+            if s is None:
+                s = self.slot_of[id(t)] = len(self.tensors)
+                self.tensors.append(t)
+            return s
+
+        # Leaves: an argument, a live tensor made before fn (a parameter), or a constant.
+        self.sources = []                 # (slot, kind, payload)
+        used_args = set()
+        arg_tensor = {id(a): i for i, a in enumerate(args) if isinstance(a, Tensor)}
+        for t in sorted(leaves.values(), key=lambda t: t._tick):
+            s = slot(t)
+            if id(t) in arg_tensor:
+                i = arg_tensor[id(t)]
+                self.sources.append((s, "tensor_arg", i))
+                used_args.add(i)
+            elif id(t._data) in tape.made_from:
+                i = tape.made_from[id(t._data)]
+                self.sources.append((s, "array_arg", (i, t.dtype)))
+                used_args.add(i)
+            elif t._tick < tape.start:
+                if t._written_at > tape.start:
+                    raise CompileError(f"tg.compile: fn wrote the data of '{t.name}' (shape {t.shape}) "
+                                       "after using it (optimizer.step() inside fn?); compile forward "
+                                       "and backward only, and update the parameters outside")
+                self.sources.append((s, "live", t))
+            else:
+                if id(t._data) in made_here:
+                    raise CompileError(f"tg.compile: a Tensor '{t.name}' (shape {t.shape}) was made "
+                                       "from the values of a tensor computed inside fn; a replay "
+                                       "cannot follow that. Use .detach() or ops on the tensor itself")
+                self.sources.append((s, "const", t._data))
+        # Instructions, in creation order.
+        self.forward_code = []
+        self.index_args = []              # (argument index, axis length) guards for index arrays
+        for k in order:
+            out, op, inputs, params = tape.entries[k]
+            params, dyn = self._params(params, tape, used_args, inputs)
+            f = functools.partial(op.forward, **params) if params and not dyn else op.forward
+            self.forward_code.append((f, tuple(slot(t) for t in inputs), dyn, slot(out)))
+        for i, a in enumerate(args):
+            if isinstance(a, (np.ndarray, Tensor)) and i not in used_args:
+                raise CompileError(f"tg.compile: argument {i} (shape {np.shape(a)}) never entered "
+                                   "the graph as it is; fn must pass array arguments to Tensor(...) "
+                                   "or use them as integer indices (numpy work on them before that "
+                                   "is invisible to the tape and would be frozen in the replay)")
+        self._build_backward(tape, produced, order)
+
+    def _params(self, params, tape, used_args, inputs):
+        """Split an op's parameters into fixed ones and index arrays read from an argument."""
+        if "index" not in params:
+            return params, None
+        index, dyn = list(params["index"]), []
+        for j, a in enumerate(index):
+            if not isinstance(a, np.ndarray):
+                continue
+            i = tape.arg_of.get(id(a))
+            if i is None and a.base is not None and a.base.size == a.size:
+                i = tape.arg_of.get(id(a.base))     # a reshape of the argument: targets.reshape(-1)
+            if i is not None:
+                if any(b is Ellipsis or b is None for b in index):
+                    raise CompileError("tg.compile: an index argument used beside ... or None; "
+                                       "index with plain positions so the replay can check its range")
+                used_args.add(i)
+                dyn.append((j, i, a.shape))
+                self.index_args.append((i, inputs[0].shape[j]))
+        return params, (dyn, tuple(index)) if dyn else None
+
+    def _build_backward(self, tape, produced, order):
+        visited, stack = {id(self.root)}, [self.root]
+        while stack:                                  # what backward() reached from the root
+            t = stack.pop()
+            k = produced.get(id(t))
+            if k is None:
+                continue
+            for p in tape.entries[k][2]:
+                if p.requires_grad and id(p) not in visited:
+                    visited.add(id(p))
+                    stack.append(p)
+        self.record = _RECORD_EDGES.get()
+        live = {s for s, kind, _ in self.sources if kind == "live"}
+        dyn_of = {o: dyn for _, _, dyn, o in self.forward_code}
+        self.backward_code = []
+        for k in reversed(order):
+            out, op, inputs, params = tape.entries[k]
+            if id(out) not in visited or op is DETACH:
+                continue
+            shares = []               # (parent position, vjp, parent slot, shape, dtype or None, deferral)
+            for i, p in enumerate(inputs):
+                if not p.requires_grad:
+                    continue
+                s = self.slot_of[id(p)]
+                defer = None
+                if not self.record and s in live:
+                    if op is ops.matmul and i == 1 and p.ndim == 2 and inputs[0].ndim >= 1:
+                        defer = "matmul"      # x_t W: keep (x_t, g_t), one matmul at the end
+                    elif op is ops.add and p.ndim == 1 and out.ndim >= 1 and out.shape[-1] == p.size:
+                        defer = "bias"        # + b: keep g_t, one sum at the end
+                cast = p.dtype if p.dtype != out.dtype else None
+                shares.append((i, op, s, p.shape, cast, defer))
+            o = self.slot_of[id(out)]
+            ins = tuple(self.slot_of[id(t)] for t in inputs)
+            self.backward_code.append((o, ins, shares, params, dyn_of.get(o)))
+        self.leaf_slots = [s for s, kind, _ in self.sources
+                           if self.tensors[s].requires_grad and id(self.tensors[s]) in visited]
+        self.persistent = {s for s, kind, _ in self.sources if kind in ("live", "tensor_arg")}
+        self.live_params = [(self.tensors[s], self.tensors[s].shape, self.tensors[s].dtype)
+                            for s, kind, _ in self.sources if kind == "live"]
+        self.tensor_args = [(s, i) for s, kind, i in self.sources if kind == "tensor_arg"]
+        self.write_back = [(t, s) for s, t in enumerate(self.tensors) if s not in self.persistent]
+        self.accumulate = {}            # slot -> True/False once known (see _verify)
+        self.ops_of = {o: tape.entries[k][1] for k, o in zip(order, (c[3] for c in self.forward_code))}
+        # What the interpreter sees on its first run, for the generated code (codegen.py):
+        self.scalar_out, self.needs_dense, self.needs_unbroadcast = {}, {}, {}
+
+    # -- the replay --
+    def run(self, args):
+        """Forward and backward on numpy arrays; returns (values, grads, edges)."""
+        vals = [None] * len(self.tensors)
+        for s, kind, payload in self.sources:
+            if kind == "live":
+                vals[s] = payload._data
+            elif kind == "const":
+                vals[s] = payload
+            elif kind == "tensor_arg":
+                vals[s] = args[payload]._data
+            else:
+                i, dtype = payload
+                vals[s] = np.asarray(args[i], dtype=dtype)
+        for f, ins, dyn, o in self.forward_code:
+            y = f(*[vals[i] for i in ins], **self._index(dyn, args)) if dyn else f(*[vals[i] for i in ins])
+            self.scalar_out[o] = type(y) is not np.ndarray
+            vals[o] = np.asarray(y)
+        return vals, *self._backward(vals, args)
+
+    def _index(self, dyn, args):
+        pieces, index = dyn
+        index = list(index)
+        for j, i, shape in pieces:
+            a = args[i]._data if isinstance(args[i], Tensor) else args[i]
+            index[j] = a.reshape(shape)
+        return {"index": tuple(index)}
+
+    def _backward(self, vals, args):
+        ndarray, unbroadcast = np.ndarray, ops.unbroadcast
+        pending = [None] * len(self.tensors)
+        grads = [None] * len(self.tensors)
+        edges, matmuls, biases = {}, {}, {}
+        root = self.slot_of[id(self.root)]
+        pending[root] = np.ones_like(vals[root])
+        record = self.record
+        for o, ins, shares, params, dyn in self.backward_code:
+            g, pending[o] = pending[o], None
+            if type(g) is not ndarray or not g.flags.writeable:
+                g = np.array(g)
+                self.needs_dense[o] = True
+            grads[o] = g
+            if dyn:
+                params = self._index(dyn, args)
+            xs = [vals[i] for i in ins]
+            y = vals[o]
+            sent = [None] * len(ins) if record else None
+            for i, op, s, shape, cast, defer in shares:
+                if defer == "matmul":
+                    a = xs[0]
+                    matmuls.setdefault(s, []).append((a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])))
+                    continue
+                if defer == "bias":
+                    biases.setdefault(s, []).append(g.reshape(-1, g.shape[-1]))
+                    continue
+                gp = op.vjp(i, g, y, xs, params)
+                if gp.shape != shape:
+                    gp = unbroadcast(gp, shape)
+                    self.needs_unbroadcast[o, i] = True
+                if cast is not None:
+                    gp = gp.astype(cast)
+                if record:
+                    sent[i] = gp
+                q = pending[s]
+                pending[s] = gp if q is None else q + gp
+            if record:
+                edges[o] = tuple(sent)
+        for s, factors in matmuls.items():   # Σ_t A_tᵀ G_t as one matmul over the stacked steps
+            A = np.concatenate([a for a, _ in factors])
+            G = np.concatenate([g for _, g in factors])
+            pending[s] = _plus(pending[s], A.T @ G)
+        for s, gs in biases.items():          # Σ_t Σ_b g_t as one sum over the stacked steps
+            pending[s] = _plus(pending[s], np.add.reduce(np.concatenate(gs), axis=0))
+        for s in self.leaf_slots:
+            g = pending[s]
+            if g is not None and (type(g) is not ndarray or not g.flags.writeable):
+                g = np.array(g)
+                self.needs_dense[s] = True
+            grads[s] = g
+        return grads, edges
+
+    def guards_hold(self, args) -> bool:
+        """Index arguments in range: otherwise the eager step's own checks must speak."""
+        for i, n in self.index_args:
+            a = args[i]._data if isinstance(args[i], Tensor) else args[i]
+            if a.size and (a.min() < 0 or a.max() >= n):
+                return False
+        return True
+
+    def replay(self, args) -> Tensor:
+        vals, grads, edges = self.replay_fn(args)
+        self._write_back(vals, grads, edges, args)
+        root = self.slot_of[id(self.root)]
+        loss = Tensor(vals[root].copy())       # a new Tensor per step: earlier losses keep their value
+        loss.grad = grads[root]
+        return loss
+
+    def _write_back(self, vals, grads, edges, args):
+        """The captured graph's tensors take this step's values: rnn.states[t].grad is ∂E/∂h_t."""
+        for t, s in self.write_back:
+            t._data, t.grad = vals[s], grads[s]
+        for s, e in edges.items():
+            self.tensors[s].edge_grads = e
+        for s, i in self.tensor_args:
+            t, g = args[i], grads[s]
+            if g is not None and t.requires_grad:
+                t.grad = g if t.grad is None else t.grad + g
+        for t, _, _ in self.live_params:
+            s = self.slot_of[id(t)]
+            g = grads[s]
+            if g is not None:
+                t.grad = g if t.grad is None or not self.accumulate[s] else t.grad + g
+
+    def _verify(self, args, before):
+        """Replay the captured step once and compare it with what eager computed.
+
+        It also learns what fn does to a parameter's existing gradient: eager
+        backward() adds to it, unless fn zeroes it first. Seen with a gradient
+        before fn (`before`), the two are told apart (after = before + g, or g);
+        anything else (clipping inside fn) cannot be replayed.
+        """
+        vals, grads, _ = self.run(args)
+        self.replay_fn, self.code = codegen.build(self)
+        _, grads2, _ = self.replay_fn(args)
+        tol = _tolerance(self.root.dtype)
+        for s, (g, g2) in enumerate(zip(grads, grads2)):
+            if (g is None) != (g2 is None) or (g is not None and not _close(g2, g, tol)):
+                raise CompileError(f"tg.compile: the generated replay disagrees with the tape at "
+                                   f"'{self.tensors[s].name}'; please report this with the step")
+        for s, g in enumerate(grads):
+            t = self.tensors[s]
+            if g is not None and s not in self.persistent and t.grad is not None \
+                    and not _close(g, t.grad, tol):
+                raise CompileError(f"tg.compile: replaying the captured step gives a different "
+                                   f"gradient at '{t.name}'{_where(t)}; run this step eagerly")
+        self.trusted = True
+        for t, _, _ in self.live_params:
+            s = self.slot_of[id(t)]
+            g = grads[s]
+            if g is None or t.grad is None:
+                continue
+            if id(t) not in before:                # first sight: fresh (after = g) or unknown
+                self.trusted &= _close(g, t.grad, tol)
+                continue
+            b = before[id(t)]
+            if b is None:
+                ok = _close(g, t.grad, tol)
+            elif _close(b + g, t.grad, tol):
+                ok, self.accumulate[s] = True, True
+            else:
+                ok, self.accumulate[s] = _close(g, t.grad, tol), False
+            if not ok:
+                raise CompileError(f"tg.compile: fn changes the gradient of '{t.name}' after "
+                                   "backward() (clipping inside fn?); a replay cannot follow that. "
+                                   "Clip outside the compiled step")
+
+    def can_replay(self) -> bool:
+        """Shapes of the parameters as captured, and nothing about their gradients unknown."""
+        if not self.trusted:
+            return False
+        for t, shape, dtype in self.live_params:
+            if t._data.shape != shape or t._data.dtype != dtype:
+                return False
+            if t.grad is not None and self.slot_of[id(t)] not in self.accumulate:
+                return False              # add to it or replace it? the next capture sees
+        return True
+
+
+def _plus(a, b):
+    return b if a is None else a + b
+
+
+def _tolerance(dtype) -> float:
+    return 1e-9 if np.dtype(dtype) == np.float64 else 1e-4
+
+
+def _close(a, b, tol) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and np.allclose(a, b, rtol=tol, atol=tol * max(1.0, np.abs(b).max(initial=0)))
+
+
+def _where(t) -> str:
+    return f" (scope {t.scope})" if t.scope else ""

@@ -85,9 +85,14 @@ class CompiledStep:
         if program is None or not program.can_replay():
             self.captures += 1
             program = self.programs[key] = _Program.capture(self.fn, args, program)
-            return program.result
+            return program.results(args, [t._data for t in program.tensors], program.root.grad)
         self.replays += 1
         return program.replay(args)
+
+    @property
+    def code(self) -> str:
+        """The latest program as Python: the training step, one numpy call a line."""
+        return next(reversed(self.programs.values())).code if self.programs else ""
 
     @property
     def graph(self) -> Tensor | None:
@@ -117,6 +122,7 @@ class _Tape:
 
     def __init__(self, args):
         self.entries = []                 # (out, op, inputs, params) in creation order
+        self.effects = []                 # (object, {attribute: value}) to set again at each replay
         self.arg_of = {}                  # id(array) -> argument index, for every array argument
         self.made_from = {}               # id(leaf data) -> argument index (Tensor(arg) copies)
         self.keep = []                    # keeps those arrays alive, so their ids stay unique
@@ -128,6 +134,9 @@ class _Tape:
     def op(self, out, op, inputs, params):
         """`apply` ran `op` (None: detach()) and made `out`."""
         self.entries.append((out, op or DETACH, inputs, params))
+
+    def effect(self, obj, attrs):
+        self.effects.append((obj, {a: getattr(obj, a) for a in attrs}))
 
     def array(self, src, arr):
         """Tensor(src) made the array `arr`: remember it if src is an argument."""
@@ -160,15 +169,22 @@ class _Program:
         return cls(tape, args, result, before)
 
     def __init__(self, tape: _Tape, args, result, before):
-        if not isinstance(result, Tensor) or result.size != 1:
+        self.many = isinstance(result, (tuple, list))   # (loss, h_T.detach(), ...) for truncated BPTT
+        outputs = tuple(result) if self.many else (result,)
+        loss = outputs[0] if outputs else None
+        if not isinstance(loss, Tensor) or loss.size != 1:
             raise CompileError(f"tg.compile: fn must return the scalar loss Tensor it called "
-                               f"backward() on, got {type(result).__name__}"
-                               f"{' of shape ' + str(result.shape) if isinstance(result, Tensor) else ''}")
-        if result.grad is None:
+                               f"backward() on (first, if it returns several), got "
+                               f"{type(loss).__name__}"
+                               f"{' of shape ' + str(loss.shape) if isinstance(loss, Tensor) else ''}")
+        if loss.grad is None:
             raise CompileError("tg.compile: fn returned a loss without calling loss.backward(); "
                                "compile the whole training step (forward and backward)")
-        self.result, self.root = result, result
-        self.n_args = len(args)
+        if not all(isinstance(t, Tensor) for t in outputs):
+            raise CompileError("tg.compile: fn may return the loss and other Tensors, got "
+                               f"{', '.join(type(t).__name__ for t in outputs)}")
+        self.root, self.outputs = loss, outputs
+        self.effects = tape.effects
         self._build(tape, args)
         self._verify(args, before)
 
@@ -177,7 +193,7 @@ class _Program:
         produced = {id(out): k for k, (out, *_rest) in enumerate(tape.entries)}
         made_here = {id(out._data) for out, *_ in tape.entries}
         # Walk back from the root: the entries the loss depends on.
-        needed, stack = set(), [self.root]
+        needed, stack = set(), list(self.outputs)
         leaves = {}
         while stack:
             t = stack.pop()
@@ -397,13 +413,20 @@ class _Program:
                 return False
         return True
 
-    def replay(self, args) -> Tensor:
+    def replay(self, args):
         vals, grads, edges = self.replay_fn(args)
         self._write_back(vals, grads, edges, args)
-        root = self.slot_of[id(self.root)]
-        loss = Tensor(vals[root].copy())       # a new Tensor per step: earlier losses keep their value
-        loss.grad = grads[root]
-        return loss
+        for obj, attrs in self.effects:          # e.g. rnn.states: this replay's h_t, not a stale pass's
+            for name, value in attrs.items():
+                setattr(obj, name, value)
+        return self.results(args, vals, grads[self.slot_of[id(self.root)]])
+
+    def results(self, args, vals, loss_grad):
+        """What fn returned, as new Tensors holding this step's values (no graph: see .graph).
+        Each call's are its own, so a list of earlier losses keeps their values."""
+        out = tuple(Tensor(vals[self.slot_of[id(t)]], name=t.name) for t in self.outputs)
+        out[0].grad = loss_grad
+        return out if self.many else out[0]
 
     def _write_back(self, vals, grads, edges, args):
         """The captured graph's tensors take this step's values: rnn.states[t].grad is ∂E/∂h_t."""

@@ -65,6 +65,14 @@ class scope:
         _SCOPE.reset(self._token)
 
 
+def on_replay(obj, *attributes) -> None:
+    """Tell tg.compile that a forward pass set these attributes of obj (a layer's
+    per-step states): a replay of the captured step sets them again, as they are now."""
+    tape = _CAPTURE.get()
+    if tape is not None:
+        tape.effect(obj, attributes)
+
+
 def current_scope() -> str:
     return _SCOPE.get()
 

@@ -44,7 +44,7 @@ import weakref
 
 import numpy as np
 
-from ..context import scope
+from ..context import on_replay, scope
 from ..errors import ShapeError
 from ..tensor import Tensor, cat, stack
 from .cells import GRUCell, LSTMCell, RNNCell
@@ -119,6 +119,7 @@ class _Recurrent(Module):
         self._refs = [tuple(weakref.ref(s) for s in step) for step in seqs[0]]
         self._reverse_refs = [tuple(weakref.ref(s) for s in step) for step in seqs[1]] \
             if self.bidirectional else None
+        on_replay(self, "_refs", "_reverse_refs")                 # tg.compile: states of a replay
         outputs = [stack([step[0] for step in seq], axis=time_axis) for seq in seqs]   # (B, T, H) each
         outputs = outputs[0] if len(outputs) == 1 else cat(outputs, axis=-1)          # (B, T, H·dirs)
         result = tuple(self._final([s[k] for s in finals], batched) for k in range(len(finals[0])))

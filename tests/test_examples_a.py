@@ -45,6 +45,11 @@ def test_vanishing_exploding_norms_sit_under_the_bound_and_order_by_radius(tmp_p
     lin = np.array([res["linear"][rho]["ratio"][1:] for rho in radii])
     assert np.all(np.diff(lin, axis=0) > 0)
     assert lin[radii.index(0.5), -1] < 1e-3 < 1 < lin[radii.index(1.5), -1]
+    # docs/examples.md: bounded by ρ^(T-k), parallel to it far back (slope log ρ), offset below it
+    for rho in radii:
+        m = res["linear"][rho]
+        assert m["ratio"][-1] / m["ratio"][-2] == pytest.approx(rho, rel=0.02)
+        assert m["ratio"][-1] < 0.9 * m["bound"][-1]
     # tanh: on the vanishing side (ρ <= 1) the far end orders by ρ, and ρ < 1 vanishes
     far = [res["tanh"][rho]["ratio"][-1] for rho in radii if rho <= 1.0]
     assert far == sorted(far) and len(far) == 3

@@ -1,0 +1,52 @@
+"""The site's formulas render offline: KaTeX is bundled, and the course pages write maths as maths.
+
+`mkdocs build --strict` itself runs in tests/test_docs.py; here, what it cannot see:
+that every script and stylesheet the site loads is a file in docs/ (no CDN), that the
+fonts KaTeX asks for are there, and that no equation is left as Unicode in a code block.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+KATEX = ROOT / "docs" / "assets" / "katex"
+COURSE = ["conventions", "bptt", "vanishing", "remedies", "lstm", "char_rnn"]
+
+
+def config() -> dict:
+    class Loader(yaml.SafeLoader):             # mkdocs.yml may use !!python/name tags
+        pass
+    Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+    return yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
+
+
+def test_every_asset_is_local_and_present():
+    cfg = config()
+    assets = cfg["extra_javascript"] + cfg["extra_css"]
+    assert any("katex.min.js" in a for a in assets) and any("katex.min.css" in a for a in assets)
+    for a in assets:
+        assert "://" not in a and not a.startswith("//"), f"{a}: the site must not load from the network"
+        assert (ROOT / "docs" / a).is_file(), f"{a} is listed in mkdocs.yml but missing from docs/"
+    assert "MIT License" in (KATEX / "LICENSE").read_text(encoding="utf-8")
+    assert any(e == "pymdownx.arithmatex" or (isinstance(e, dict) and "pymdownx.arithmatex" in e)
+               for e in cfg["markdown_extensions"])
+
+
+def test_the_woff2_fonts_katex_asks_for_are_bundled():
+    css = (KATEX / "katex.min.css").read_text(encoding="utf-8")
+    fonts = set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css))
+    assert len(fonts) >= 15
+    missing = [f for f in fonts if not (KATEX / f).is_file()]
+    assert not missing, f"run scripts/vendor-katex.sh: missing {missing}"
+
+
+def test_course_pages_write_equations_as_maths_not_code():
+    for name in COURSE:
+        text = (ROOT / "docs" / f"{name}.md").read_text(encoding="utf-8")
+        for block in re.findall(r"^```text\n(.*?)^```", text, flags=re.S | re.M):
+            assert not re.search(r"[∂Σ∏Π‖]", block), f"docs/{name}.md: an equation in a text block:\n{block}"
+        assert text.count("$$") % 2 == 0, f"docs/{name}.md: an unclosed $$ block"

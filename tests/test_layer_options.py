@@ -80,6 +80,7 @@ def test_bidirectional_scopes_and_reverse_states():
     assert ticks == sorted(ticks, reverse=True)
     np.testing.assert_array_equal(outputs.data[:, :, H:], np.stack([s.data for s in lstm.reverse_states], 1))
     np.testing.assert_array_equal(h.data[3], lstm.reverse_states[0].data)      # last layer, reverse: h_1
+    assert lstm.reverse_cells[1].W_f.name == "W_f_reverse" and lstm.cells[1].W_f.name == "W_f"
     with pytest.raises(RuntimeError, match="`reverse_states` needs bidirectional=True"):
         _ = nn.RNN(D, H).reverse_states
 
@@ -161,3 +162,14 @@ def test_gradcheck_new_paths(model, options):
         return (outputs * outputs).sum() + h_T.sum()
 
     assert tg.gradcheck(loss, [x, h0] + [p.data for _, p in named])
+
+
+@pytest.mark.parametrize("level", ["op", "cell"])
+def test_a_bidirectional_graph_draws_both_directions(level):
+    rnn = nn.RNN(D, H, bidirectional=True, dtype=np.float64)
+    outputs, _ = rnn(np.random.default_rng(0).normal(size=(1, 3, D)))
+    loss = (outputs * outputs).sum()
+    loss.backward()
+    source = tg.viz.draw_graph(loss, level=level).source
+    for t in (1, 2, 3):                   # one lane per direction, every step in each
+        assert f"rnn · t = {t}" in source and f"rnn/reverse · t = {t}" in source

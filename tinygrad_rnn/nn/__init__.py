@@ -1,6 +1,6 @@
 """Layers built from primitive ops: a recurrent layer is its cell called T times."""
 
-from . import functional, init, utils
+from . import functional, init, torch_layout, utils
 from .cells import GRUCell, LSTMCell, RNNCell
 from .clip import clip_grad_norm_, clip_grad_value_
 from .layers import Dropout, Embedding, LayerNorm, Linear
@@ -9,5 +9,5 @@ from .module import Module, Parameter
 from .sequence import GRU, LSTM, RNN
 
 __all__ = ["Module", "Parameter", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
-           "Linear", "Embedding", "Dropout", "LayerNorm", "init", "functional", "utils",
+           "Linear", "Embedding", "Dropout", "LayerNorm", "init", "functional", "torch_layout", "utils",
            "clip_grad_norm_", "clip_grad_value_", "CrossEntropyLoss", "NLLLoss", "MSELoss"]

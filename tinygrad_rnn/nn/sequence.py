@@ -83,6 +83,8 @@ class _Recurrent(Module):
             cells.append(make_cell(width))
             if bidirectional:
                 reverse.append(make_cell(width))
+                for p in reverse[-1].parameters():      # labels: "U_reverse", as torch's suffix
+                    p.name = f"{p.name}_reverse"
         self.cells, self.reverse_cells = cells, reverse
         self.bias = cells[0].bias                       # False: no bias parameters
         self._refs = self._reverse_refs = None          # weak references to the last pass's states

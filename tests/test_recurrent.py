@@ -293,8 +293,8 @@ def test_unknown_nonlinearity_lists_the_choices():
     with pytest.raises(ValueError, match="RNNCell: unknown nonlinearity 'gelu'; "
                                          "choose one of 'tanh', 'relu'"):
         nn.RNNCell(D, H, nonlinearity="gelu")
-    with pytest.raises(ValueError, match="'sigmoid'"):
-        nn.RNN(D, H, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="'relu', 'sigmoid'"):
+        nn.RNN(D, H, nonlinearity="softplus")
     with pytest.raises(ValueError, match="num_layers must be >= 1, got 0"):
         nn.LSTM(D, H, num_layers=0)
 

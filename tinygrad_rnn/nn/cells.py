@@ -30,7 +30,7 @@ from ..tensor import Tensor, cat
 from . import init
 from .module import Module, Parameter
 
-NONLINEARITIES = ("tanh", "relu")
+NONLINEARITIES = ("tanh", "relu", "sigmoid")   # sigmoid: the notes' γ = 1/4 case (not in PyTorch)
 
 
 def _uniform(shape, hidden_size, dtype) -> Parameter:
@@ -111,7 +111,7 @@ class _Cell(Module):
 
 
 class RNNCell(_Cell):
-    """Elman cell:  h_t = f(x_t W + h_{t-1} U + b),  f = tanh or relu.
+    """Elman cell:  h_t = f(x_t W + h_{t-1} U + b),  f = tanh, relu or sigmoid.
 
     Parameters: W (input_size, hidden_size), U (hidden_size, hidden_size),
     b (hidden_size,) (a constant zero with bias=False). Call as ``h = cell(x_t, h)``;
@@ -132,7 +132,8 @@ class RNNCell(_Cell):
 
     def forward(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
         a_t = x_t @ self.W + h_prev @ self.U + self.b                        # (B, H)
-        return (a_t.tanh() if self.nonlinearity == "tanh" else a_t.relu()).named("h_t")  # (B, H)
+        f = {"tanh": Tensor.tanh, "relu": Tensor.relu, "sigmoid": Tensor.sigmoid}[self.nonlinearity]
+        return f(a_t).named("h_t")                                            # (B, H)  h_t = f(a_t)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"

@@ -71,12 +71,14 @@ class Browser:
         return "file://" + os.path.abspath(path)
 
     def open_time(self) -> dict:
-        """Milliseconds from navigation start to the load event and to the first paint."""
+        """Milliseconds from navigation start to the load event, and to the first frame
+        painted after the viewer's script ran (the page sets data-painted then)."""
+        from selenium.webdriver.support.ui import WebDriverWait
+        WebDriverWait(self.driver, 30, poll_frequency=0.02).until(
+            lambda d: d.execute_script("return document.body.dataset.painted"))
         return self.js("""
             const nav = performance.getEntriesByType('navigation')[0];
-            const paint = performance.getEntriesByType('paint')
-                .find(p => p.name === 'first-contentful-paint');
-            return {load: nav.loadEventEnd, first_paint: paint ? paint.startTime : null};""")
+            return {load: nav.loadEventEnd, painted: +document.body.dataset.painted};""")
 
     def close(self) -> None:
         self.driver.quit()

@@ -135,3 +135,20 @@ def test_cli_writes_the_page(tmp_path):
     assert r.returncode == 0, r.stderr
     data = embedded(out.read_text(encoding="utf-8"))
     assert data["level"] == "op" and len(data["order"]) > 10 and data["sums"]
+
+
+@pytest.mark.parametrize("name", ["rnn_T8_rho0.5.html", "rnn_T8_rho3.html"])
+def test_the_docs_pages_replay_what_the_engine_computes_today(name):
+    """docs/interactive/*.html are written by scripts/interactive_pages.py; re-run it if this fails."""
+    from pathlib import Path
+
+    from scripts.interactive_pages import DOCS
+    from tinygrad_rnn.cli import run_task
+    spec = DOCS[name]
+    committed = embedded((Path(__file__).parent.parent / "docs" / "interactive" / name).read_text("utf-8"))
+    loss, _ = run_task(spec["cell"], spec["steps"], rho=spec["rho"])
+    fresh = embedded(viz.to_html(loss, level=spec["level"]))
+    assert committed["order"] == fresh["order"] and committed["level"] == fresh["level"]
+    np.testing.assert_allclose([s["norm"] for s in committed["states"]], [s["norm"] for s in fresh["states"]],
+                               rtol=1e-6)
+    assert set(committed["elements"]) == set(fresh["elements"])      # the same drawn ids

@@ -74,6 +74,8 @@ def test_play_lights_exactly_the_first_n_visits_and_the_running_sum_of_U(browser
     assert int(row.get_attribute("data-count")) == len(arrived) >= 2
     np.testing.assert_allclose(float(row.get_attribute("data-value")), norm(np.sum(arrived, axis=0)),
                                rtol=1e-9)
+    on_U = browser.driver.find_element("css selector", f"g#{tids[id(P['U'])]} text.running-sum").text
+    assert f"({len(arrived)}/4)" in on_U                   # and under U's box
     # an edge is lit exactly when the tensor it feeds has been visited
     lit_edges = set(browser.js("return [...document.querySelectorAll('g.edge.lit')].map(g => g.id)"))
     expected = {e for e, r in data["edges"].items() if r["grad"] and pos[r["dst"]] < k}

@@ -92,12 +92,22 @@
     return { s, text };
   }).filter(Boolean);
   const sumRows = Object.entries(P.sums).map(([tid, sum]) => {
+    let onNode = null;                       // op level: the weight's box shows its running sum too
+    if (els[tid]) {
+      const box = els[tid].g.getBBox();
+      onNode = document.createElementNS("http://www.w3.org/2000/svg", "text");
+      onNode.setAttribute("class", "running-sum");
+      onNode.setAttribute("x", box.x + box.width / 2);
+      onNode.setAttribute("y", box.y + box.height + 11);
+      onNode.setAttribute("text-anchor", "middle");
+      els[tid].g.appendChild(onNode);
+    }
     const row = document.createElement("div");
     row.className = "sum";
     row.id = "sum-" + tid;
     row.innerHTML = "<span>" + sum.name + "</span><span class='v'></span>";
     $("sums").appendChild(row);
-    return { tid, sum, row };
+    return { tid, sum, row, onNode };
   });
   if (!sumRows.length) $("sums").textContent = "(no weight is shared in this graph)";
 
@@ -111,9 +121,10 @@
       el.g.dataset.id = id;
     }
     for (const { s, text } of stateLabels) text.style.display = pos[s.tid] < frame ? "" : "none";
-    for (const { sum, row } of sumRows) {
+    for (const { sum, row, onNode } of sumRows) {
       const arrived = sum.shares.filter(([k]) => k < frame);
       const v = arrived.length ? arrived[arrived.length - 1][1] : 0;
+      if (onNode) onNode.textContent = "‖Σ so far‖ = " + fmt(v) + " (" + arrived.length + "/" + sum.shares.length + ")";
       row.dataset.value = v;
       row.dataset.count = arrived.length;
       row.querySelector(".v").textContent = fmt(v) + "  (" + arrived.length + "/" + sum.shares.length + " shares)";

@@ -136,7 +136,7 @@ def test_corrupted_bytes_fail_the_crc(tmp_path):
 def test_paths_that_are_not_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="is a directory, not a checkpoint file"):
         tg.load(tmp_path)
-    with pytest.raises(CheckpointError, match="is a directory; give a file path"):
+    with pytest.raises(CheckpointError, match="names a directory; give a file path"):
         tg.save({"w": np.ones(1)}, tmp_path)
     with pytest.raises(CheckpointError, match="no such file '.*missing.npz'"):
         tg.load(tmp_path / "missing.npz")

@@ -19,7 +19,7 @@ from .context import (
                       set_default_dtype,
 )
 from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, GradcheckUndecidable, gradcheck
 from .monitor import GradientExplosionError, GradientExplosionWarning, GradientMonitor
 from .random import manual_seed
 from .tensor import Tensor, cat, stack
@@ -29,7 +29,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "cat", "stack", "no_grad", "enable_grad", "is_grad_enabled", "scope",
     "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
-    "gradcheck", "GradcheckError", "ShapeError", "GraphError", "InplaceModificationError",
-    "AnomalyError", "manual_seed", "nn", "optim", "viz", "interop", "save", "load", "CheckpointError",
-    "compile", "CompileError", "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
+    "gradcheck", "GradcheckError", "GradcheckUndecidable", "ShapeError", "GraphError",
+    "InplaceModificationError", "AnomalyError", "manual_seed", "nn", "optim", "viz", "interop",
+    "save", "load", "CheckpointError", "compile", "CompileError",
+    "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
 ]

@@ -6,8 +6,8 @@ training two models never see each other's `no_grad()` or `scope()`.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
+import threading
 
 import numpy as np
 
@@ -19,13 +19,37 @@ _CAPTURE = contextvars.ContextVar("capture", default=None)   # tg.compile's tape
 _DEFAULT_DTYPE = [np.dtype(np.float32)]  # process-wide, like torch.set_default_dtype
 
 
-@contextlib.contextmanager
-def _setting(var: contextvars.ContextVar, value):
-    token = var.set(value)
-    try:
-        yield
-    finally:
-        var.reset(token)
+class _Setting:
+    """Set a context variable inside a `with` block, then restore it.
+
+    Reusable and re-entrant, as torch.no_grad() is: one object may be entered
+    again, nested in itself, or from several threads; each entry keeps its own
+    token (per thread), so every exit restores exactly what its entry replaced.
+    """
+
+    __slots__ = ("_var", "_value", "_tokens")
+
+    def __init__(self, var: contextvars.ContextVar, value):
+        self._var, self._value, self._tokens = var, value, {}
+
+    def __enter__(self):
+        self._tokens.setdefault(threading.get_ident(), []).append(self._var.set(self._value))
+        return self
+
+    def __exit__(self, *exc):
+        _reset(self._var, self._tokens)
+
+
+def _reset(var: contextvars.ContextVar, tokens: dict) -> None:
+    """Undo the latest entry made by this thread (a list of tokens per thread)."""
+    ident = threading.get_ident()
+    stack = tokens[ident]
+    var.reset(stack.pop())
+    if not stack:
+        del tokens[ident]
+
+
+_setting = _Setting
 
 
 def no_grad():
@@ -48,21 +72,24 @@ class scope:
     The renderer clusters nodes by scope, and every error message names it, so
     a failure deep in an unrolled graph says which time step it happened in.
     (A class rather than @contextmanager: a layer enters one per time step, and
-    this is ten times cheaper.)
+    this is ten times cheaper.) Reusable and re-entrant: ``s = scope("a")`` may be
+    entered again, or inside itself (``a/a``), and each exit restores its entry's parent.
     """
 
-    __slots__ = ("name", "_token")
+    __slots__ = ("name", "_tokens")
 
     def __init__(self, name: str):
         self.name = str(name)
+        self._tokens = {}
 
     def __enter__(self):
         parent = _SCOPE.get()
-        self._token = _SCOPE.set(f"{parent}/{self.name}" if parent else self.name)
+        token = _SCOPE.set(f"{parent}/{self.name}" if parent else self.name)
+        self._tokens.setdefault(threading.get_ident(), []).append(token)
         return self
 
     def __exit__(self, *exc):
-        _SCOPE.reset(self._token)
+        _reset(_SCOPE, self._tokens)
 
 
 def on_replay(obj, *attributes) -> None:

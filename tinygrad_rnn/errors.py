@@ -69,6 +69,13 @@ def written_in_place(op: str, scope: str, name: str, shape, is_output: bool) -> 
             "be wrong. Update parameters after backward() (optimizer.step()), or run the forward pass again")
 
 
+def dtypes_do_not_fit(op: str, shapes, dtypes, error, scope: str) -> str:
+    """The TypeError/ValueError of an elementwise op numpy refuses for these dtypes."""
+    return (f"{op}: not defined for dtypes {' and '.join(map(str, dtypes))} (shapes "
+            f"{' and '.join(map(str, shapes))}) ({error}){where(scope)}; convert with "
+            ".astype(np.float64) (for a mask: use it as a 0/1 float array)")
+
+
 def inputs_do_not_fit(op: str, shapes, params, error, scope: str) -> str:
     """The ShapeError of an op whose forward refused its inputs."""
     extra = "".join(f", {k}={v!r}" for k, v in params.items() if k != "index")

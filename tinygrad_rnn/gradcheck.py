@@ -23,6 +23,14 @@ class GradcheckError(AssertionError):
     """Analytic and numeric gradients disagree; the message says where."""
 
 
+class GradcheckUndecidable(GradcheckError):
+    """The check cannot decide: a gradient or a finite difference is NaN or Inf.
+
+    A NaN compares False with everything, so one NaN would hide every disagreement
+    and the check would report success; it reports that it could not check instead.
+    """
+
+
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
               seed: int = 0) -> bool:
     """True if backward() of `fn(*inputs)` matches finite differences, else raise.
@@ -31,6 +39,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     does) are checked. A non-scalar output is reduced as ``sum(R * fn(...))``
     with a fixed random ``R``, which checks a random projection of the Jacobian.
     """
+    _check_settings(eps, atol, rtol)
     rng = np.random.default_rng(seed)
     xs = [Tensor(np.array(_array(x), dtype=np.float64),
                  requires_grad=not isinstance(x, Tensor) or x.requires_grad,
@@ -39,6 +48,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     if not checked:
         raise ValueError("gradcheck: no input requires grad; nothing to check")
     out = fn(*xs)
+    if not isinstance(out, Tensor) or out.dtype.kind != "f":
+        raise TypeError(f"gradcheck: fn must return a float Tensor, got "
+                        f"{type(out).__name__ if not isinstance(out, Tensor) else out.dtype}")
     R = rng.standard_normal(out.shape)
     loss = (out * R).sum() if out.size != 1 else out.sum()
     with record_edge_grads(True):
@@ -61,6 +73,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             x.data[i] = old
             numeric[i] = (up - down) / (2 * eps)
         analytic = x.grad if x.grad is not None else np.zeros_like(x.data)
+        _decidable(k, x, analytic, numeric)
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if excess.size and excess.max() > 0:
             i = np.unravel_index(np.argmax(excess), x.shape)
@@ -76,6 +89,28 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     lines += _per_step(loss, x, eps, rng)
     lines += _first_bad_vjp(loss, eps, atol, rtol, rng)
     raise GradcheckError("\n".join(lines))
+
+
+def _check_settings(eps, atol, rtol) -> None:
+    for name, value, low in (("eps", eps, "> 0"), ("atol", atol, ">= 0"), ("rtol", rtol, ">= 0")):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            raise TypeError(f"gradcheck: {name} must be a number, got {type(value).__name__} {value!r}")
+        if not (np.isfinite(value) and (value > 0 if name == "eps" else value >= 0)):
+            raise ValueError(f"gradcheck: {name} must be finite and {low}, got {value!r}")
+
+
+def _decidable(k, x, analytic, numeric) -> None:
+    """Refuse to judge NaN or Inf: a comparison with NaN is False, so it would pass."""
+    for what, values in (("input", x.data), ("analytic gradient (backward)", analytic),
+                         ("finite difference", numeric)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = tuple(int(j) for j in np.argwhere(bad)[0])
+            raise GradcheckUndecidable(
+                f"gradcheck cannot check input {k} '{x.name}' {x.shape}: the {what} holds "
+                f"{int(bad.sum())} NaN/Inf (first at index {i}: analytic {analytic[i]:.6e}, numeric "
+                f"{numeric[i]:.6e}). The function is not differentiable there (log or pow at 0, a "
+                "division by 0, an overflow): move the inputs into its domain and check again")
 
 
 def _array(x):

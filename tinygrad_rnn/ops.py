@@ -85,14 +85,15 @@ def _matmul_vjp_b(g, y, a, b):
 
 def _sum_vjp(g, y, x, axis, keepdims):
     # Every input element contributes once to its sum: copy g back along `axis`.
-    if axis is not None and not keepdims:
+    # (A 0-d x has no axis to restore: numpy and torch accept axis=0 or -1 on it.)
+    if axis is not None and not keepdims and x.ndim:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, x.shape)
 
 
 def _max_vjp(g, y, x, axis, keepdims):
     # Only the arg-max receives the gradient; ties share it equally.
-    if axis is not None and not keepdims:
+    if axis is not None and not keepdims and x.ndim:
         g, y = np.expand_dims(g, axis), np.expand_dims(y, axis)
     mask = x == y
     return g * mask / mask.sum(axis=axis, keepdims=True)
@@ -115,6 +116,22 @@ def _cat_vjp(g, y, xs, i, axis):
 
 def _stack_vjp(g, y, xs, i, axis):
     return g[(slice(None),) * (axis % g.ndim) + (i,)]    # input i is position i of the new axis
+
+
+def _pow_vjp_a(g, y, a, b):
+    # d(a^b)/da = b a^(b-1); where b = 0 the power is the constant 1, so 0 (torch's
+    # convention: 0 · 0^(-1) would be NaN at a = 0).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = b * a ** (b - 1)
+    return g * np.where(b == 0, 0, d)
+
+
+def _pow_vjp_b(g, y, a, b):
+    # d(a^b)/db = a^b log a; at a = 0 with b >= 0 it is 0, as torch defines it
+    # (a^b log a -> 0 as a -> 0+; 0 · log 0 would be NaN).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = y * np.log(a)
+    return g * np.where((a == 0) & (b >= 0), 0, d)
 
 
 def _sigmoid(x):
@@ -150,9 +167,7 @@ div = Op("div", np.divide, (
     lambda g, y, a, b: -g * y / b))                    # d(a/b)/db = -a/b² = -y/b
 neg = Op("neg", np.negative, (
     lambda g, y, a: -g,))
-pow = Op("pow", np.power, (
-    lambda g, y, a, b: g * b * a ** (b - 1),
-    lambda g, y, a, b: g * y * np.log(a)))             # d(a^b)/db = a^b log a
+pow = Op("pow", np.power, (_pow_vjp_a, _pow_vjp_b))
 matmul = Op("matmul", np.matmul, (_matmul_vjp_a, _matmul_vjp_b))
 
 exp = Op("exp", np.exp, (

@@ -13,7 +13,16 @@ from . import autograd, ops
 from .anomaly import check_finite
 from .autograd import LAST_WRITE, TICK
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, get_default_dtype
-from .errors import GraphError, ShapeError, inputs_do_not_fit, no_graph, nonscalar_root, seed_shape, where
+from .errors import (
+    GraphError,
+    ShapeError,
+    dtypes_do_not_fit,
+    inputs_do_not_fit,
+    no_graph,
+    nonscalar_root,
+    seed_shape,
+    where,
+)
 
 # One clock (autograd.TICK) ticks at every event: a tensor being made, or its `.data` written.
 # - Creation order is a topological order (an op's inputs exist before it), so
@@ -220,9 +229,15 @@ class Tensor:
         return apply(ops.max, self, axis=_axis(axis), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        """Composed, not primitive: mean = sum / n."""
+        """Composed, not primitive: mean = sum / n. The mean of nothing (n = 0) is NaN,
+        as in numpy and torch: an empty batch must not report a loss of 0."""
         s = self.sum(axis, keepdims)
-        return s * (1.0 / max(self.size // max(s.size, 1), 1))
+        axes = range(self.ndim) if axis is None or self.ndim == 0 else \
+            (axis,) if isinstance(axis, int) else _axis(axis)
+        n = 1
+        for a in axes:
+            n *= self.shape[a]
+        return s * (1.0 / n if n else np.nan)
 
     def softmax(self, axis=-1):
         return apply(ops.softmax, self, axis=axis)
@@ -273,8 +288,7 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     try:
         y = np.asarray(op.forward(*[t._data for t in inputs], **params))
     except (ValueError, IndexError, TypeError) as e:
-        raise ShapeError(inputs_do_not_fit(op.name, [t.shape for t in inputs], params, e,
-                                           _SCOPE.get())) from None
+        raise _forward_error(op, inputs, params, e) from None
     if _needs_grad(inputs):
         out = Tensor._from_array(y, True, op.name, op, inputs, params)
     else:
@@ -295,13 +309,31 @@ def _needs_grad(inputs) -> bool:
     return False
 
 
+def _forward_error(op: ops.Op, inputs, params, e: Exception) -> Exception:
+    """A ShapeError when shapes do not fit; a TypeError/ValueError naming the dtypes when
+    they are the problem (bool - bool, -bool, int ** negative int: numpy's refusals)."""
+    shapes = [t.shape for t in inputs]
+    if not params and op.name != "matmul":  # elementwise: if the shapes broadcast, it is the dtypes
+        try:
+            np.broadcast_shapes(*shapes)
+            return type(e)(dtypes_do_not_fit(op.name, shapes, [t.dtype for t in inputs], e, _SCOPE.get()))
+        except ValueError:
+            pass
+    return ShapeError(inputs_do_not_fit(op.name, shapes, params, e, _SCOPE.get()))
+
+
 def _lift(x, like: Tensor) -> Tensor:
     """Wrap a constant operand. A Python number takes the tensor's float dtype
-    (as in PyTorch: `x * 2` keeps float32), a numpy array keeps its own."""
+    (as in PyTorch: `x * 2` keeps float32), a Python int meeting an integer tensor
+    keeps its integer dtype (`i ** -1` is then refused, as numpy and torch do), and a
+    numpy array keeps its own dtype."""
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (int, float)) and like._data.dtype.kind == "f":
         x = np.asarray(x, dtype=like._data.dtype)
+    elif type(x) is int and like._data.dtype.kind in "iu":   # int tensor * 2 stays an int, as torch
+        x = np.asarray(x, dtype=like._data.dtype if np.can_cast(np.min_scalar_type(x), like._data.dtype)
+                       else np.int64)
     return Tensor._from_array(_as_array(x), False, "const")
 
 

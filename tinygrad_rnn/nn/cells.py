@@ -27,10 +27,16 @@ import numpy as np
 from ..context import current_scope, get_default_dtype
 from ..errors import ShapeError, where
 from ..tensor import Tensor, cat
-from . import init
+from . import checks, init
 from .module import Module, Parameter
 
 NONLINEARITIES = ("tanh", "relu", "sigmoid")   # sigmoid: the notes' γ = 1/4 case (not in PyTorch)
+
+
+def sizes(owner: str, input_size, hidden_size) -> tuple[int, int]:
+    """PyTorch's rule for recurrent layers: both sizes are integers > 0."""
+    return (checks.size(owner, "input_size", input_size, 1),
+            checks.size(owner, "hidden_size", hidden_size, 1))
 
 
 def _uniform(shape, hidden_size, dtype) -> Parameter:
@@ -56,11 +62,7 @@ class _Cell(Module):
     state_names = ("h_{t-1}",)
 
     def __init__(self, input_size: int, hidden_size: int):
-        for label, size in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-                raise ValueError(f"{type(self).__name__}: {label} must be a whole number >= 1, "
-                                 f"got {size!r}")
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.input_size, self.hidden_size = sizes(type(self).__name__, input_size, hidden_size)
 
     @property
     def dtype(self):

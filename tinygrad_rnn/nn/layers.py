@@ -12,6 +12,7 @@ from ..context import current_scope, get_default_dtype
 from ..errors import ShapeError, where
 from ..random import generator
 from ..tensor import Tensor
+from . import checks
 from .module import Module, Parameter
 
 
@@ -24,9 +25,11 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+        in_features = checks.size("Linear", "in_features", in_features)
+        out_features = checks.size("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         dtype = np.dtype(dtype or get_default_dtype())
-        bound = 1.0 / np.sqrt(in_features)
+        bound = 1.0 / np.sqrt(in_features) if in_features else 0.0   # torch: bias 0 when in = 0
         rng = generator()
         self.weight = Parameter(rng.uniform(-bound, bound, (in_features, out_features)).astype(dtype))
         self.bias = Parameter(rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
@@ -54,6 +57,8 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype=None):
+        num_embeddings = checks.size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = checks.size("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         dtype = np.dtype(dtype or get_default_dtype())
         self.weight = Parameter(generator().standard_normal((num_embeddings, embedding_dim)).astype(dtype))
@@ -83,9 +88,7 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
-        self.p = p
+        self.p = checks.probability("Dropout", "p", p)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0:
@@ -108,7 +111,10 @@ class LayerNorm(Module):
     """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, dtype=None):
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = (normalized_shape,) if not isinstance(normalized_shape, (tuple, list)) \
+            else tuple(normalized_shape)
+        shape = tuple(checks.size("LayerNorm", "normalized_shape", n) for n in shape)
+        eps = checks.number("LayerNorm", "eps", eps)
         self.normalized_shape, self.eps = shape, eps
         dtype = np.dtype(dtype or get_default_dtype())
         self.weight = Parameter(np.ones(shape, dtype=dtype))

@@ -88,26 +88,40 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters; a missing/unexpected key or a shape
-        mismatch raises one error listing every problem, and nothing is changed."""
+        """Copy arrays into the parameters; a missing/unexpected key, a shape mismatch
+        or a value that is not real numbers raises one error listing every problem,
+        and nothing is changed (every value is converted before the first is copied)."""
+        if not isinstance(state, dict):
+            raise TypeError(f"load_state_dict into {type(self).__name__}: expected a dict of "
+                            f"name -> array, got {type(state).__name__}")
         params = dict(self.named_parameters())
         state = {k: v.data if isinstance(v, Tensor) else v for k, v in state.items()}
-        problems = []
+        problems, values = [], {}
         if strict:
             problems += [f"missing key '{k}'" for k in params if k not in state]
             problems += [f"unexpected key '{k}'" for k in state if k not in params]
         for k, p in params.items():
-            if k in state and np.shape(state[k]) != p.shape:
-                problems.append(f"'{k}': checkpoint shape {np.shape(state[k])} != model shape {p.shape}")
+            if k not in state:
+                continue
+            try:
+                value = np.asarray(state[k])
+            except (ValueError, TypeError) as e:       # a ragged list
+                problems.append(f"'{k}': not an array ({e})")
+                continue
+            if value.shape != p.shape:
+                problems.append(f"'{k}': checkpoint shape {value.shape} != model shape {p.shape}")
+            elif value.dtype.kind not in "biuf":     # complex would lose its imaginary part
+                problems.append(f"'{k}': dtype {value.dtype} is not real numbers")
+            else:
+                values[k] = value.astype(p.dtype)    # a new array: the model never aliases the dict
         if problems:
             # RuntimeError as PyTorch (a KeyError would print its message in quotes).
             raise RuntimeError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems)
                                + ". The checkpoint comes from another model: build this one with the "
                                "layers and sizes it was saved with (strict=False skips missing and "
                                "unexpected keys)")
-        for k, p in params.items():
-            if k in state:
-                p.data = np.array(state[k], dtype=p.dtype)
+        for k, value in values.items():
+            params[k].data = value
 
     def save(self, path) -> None:
         """Write the state dict to `path` (.npz, atomically); see `tg.save`."""

@@ -47,7 +47,8 @@ import numpy as np
 from ..context import on_replay, scope
 from ..errors import ShapeError
 from ..tensor import Tensor, cat, stack
-from .cells import GRUCell, LSTMCell, RNNCell
+from . import checks
+from .cells import GRUCell, LSTMCell, RNNCell, sizes
 from .layers import Dropout
 from .module import Module
 
@@ -60,8 +61,8 @@ class _Recurrent(Module):
     def __init__(self, make_cell, input_size: int, hidden_size: int, num_layers: int, name: str,
                  batch_first: bool, dropout: float, bidirectional: bool, state_layout: str):
         who = type(self).__name__
-        if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
-            raise ValueError(f"{who}: num_layers must be >= 1, got {num_layers}")
+        num_layers = checks.size(who, "num_layers", num_layers, 1)
+        input_size, hidden_size = sizes(who, input_size, hidden_size)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"{who}: dropout must be a probability in [0, 1], got {dropout!r}")
         if dropout > 0 and num_layers == 1:

@@ -474,31 +474,37 @@ def _code(message: str) -> str:
     return "`` " + message.replace("\n", " ").replace("|", "\\|") + " ``"
 
 
-def render() -> str:
-    lines, number = [BEGIN], 0
-    for section in dict.fromkeys(c.section for c in CASES):
+def render(cases=None, begin=BEGIN, end=END, prefix="") -> str:
+    """The generated table of `cases` (this file's by default), rows numbered prefix1, prefix2, ..."""
+    cases = CASES if cases is None else cases
+    lines, number = [begin], 0
+    for section in dict.fromkeys(c.section for c in cases):
         lines += ["", f"### {section}", "",
                   "| # | What was tried | Exception | Message (copied from a run) | What to do |",
                   "|---|---|---|---|---|"]
-        for case in (c for c in CASES if c.section == section):
+        for case in (c for c in cases if c.section == section):
             number += 1
             error = provoke(case)
-            lines.append(f"| {number} | {case.tried} | `{type(error).__name__}` | {_code(str(error))} | "
-                         f"{case.todo} |")
-    return "\n".join(lines + ["", END])
+            lines.append(f"| {prefix}{number} | {case.tried} | `{type(error).__name__}` | "
+                         f"{_code(str(error))} | {case.todo} |")
+    return "\n".join(lines + ["", end])
+
+
+def compare_with_docs(table: str, begin: str, end: str, source: str) -> None:
+    """Assert the page holds `table` between its markers (or write it, with TG_WRITE_ERRORS_TABLE=1)."""
+    page = DOC.read_text(encoding="utf-8")
+    start, stop = page.find(begin), page.find(end)
+    assert 0 <= start < stop, f"{DOC} lost its markers {begin!r} ... {end!r}"
+    if os.environ.get("TG_WRITE_ERRORS_TABLE"):
+        DOC.write_text(page[:start] + table + page[stop + len(end):], encoding="utf-8")
+        return
+    assert page[start:stop + len(end)] == table, (
+        "docs/errors.md is out of date with the messages; regenerate it with "
+        f"TG_WRITE_ERRORS_TABLE=1 python -m pytest {source}")
 
 
 def test_the_docs_table_is_these_cases(in_tmp):
-    table = render()
-    page = DOC.read_text(encoding="utf-8")
-    start, end = page.find(BEGIN), page.find(END)
-    assert 0 <= start < end, f"{DOC} lost its markers {BEGIN!r} ... {END!r}"
-    current = page[start:end + len(END)]
-    if os.environ.get("TG_WRITE_ERRORS_TABLE"):
-        DOC.write_text(page[:start] + table + page[end + len(END):], encoding="utf-8")
-        return
-    assert current == table, ("docs/errors.md is out of date with the messages; regenerate it with "
-                              "TG_WRITE_ERRORS_TABLE=1 python -m pytest tests/test_bad_inputs.py")
+    compare_with_docs(render(), BEGIN, END, "tests/test_bad_inputs.py")
 
 
 # ---- detect_anomaly in depth ---------------------------------------------------------------------

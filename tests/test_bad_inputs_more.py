@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_bad_inputs import Case, _code, provoke
+from test_bad_inputs import Case, compare_with_docs, provoke, render
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
 from tinygrad_rnn.checkpoint import CheckpointError
 
 F = nn.functional
-DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 BEGIN = ("<!-- BEGIN more-bad-inputs table: generated from tests/test_bad_inputs_more.py; "
          "do not edit by hand -->")
 END = "<!-- END more-bad-inputs table -->"
@@ -650,31 +649,8 @@ def test_each_case_gets_its_error(case, in_tmp):
         assert fragment in str(error), f"{case.id}: {fragment!r} not in: {error}"
 
 
-def render() -> str:
-    lines, number = [BEGIN], 0
-    for section in dict.fromkeys(c.section for c in CASES):
-        lines += ["", f"### {section}", "",
-                  "| # | What was tried | Exception | Message (copied from a run) | What to do |",
-                  "|---|---|---|---|---|"]
-        for case in (c for c in CASES if c.section == section):
-            number += 1
-            error = provoke(case)
-            lines.append(f"| M{number} | {case.tried} | `{type(error).__name__}` | {_code(str(error))} | "
-                         f"{case.todo} |")
-    return "\n".join(lines + ["", END])
-
-
 def test_the_docs_table_is_these_cases(in_tmp):
-    table = render()
-    page = DOC.read_text(encoding="utf-8")
-    start, end = page.find(BEGIN), page.find(END)
-    assert 0 <= start < end, f"{DOC} lost its markers {BEGIN!r} ... {END!r}"
-    if os.environ.get("TG_WRITE_ERRORS_TABLE"):
-        DOC.write_text(page[:start] + table + page[end + len(END):], encoding="utf-8")
-        return
-    assert page[start:end + len(END)] == table, (
-        "docs/errors.md is out of date; regenerate it with "
-        "TG_WRITE_ERRORS_TABLE=1 python -m pytest tests/test_bad_inputs_more.py")
+    compare_with_docs(render(CASES, BEGIN, END, prefix="M"), BEGIN, END, "tests/test_bad_inputs_more.py")
 
 
 def test_zip_members_are_what_save_wrote(tmp_path):

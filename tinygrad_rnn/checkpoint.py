@@ -96,15 +96,18 @@ def save(state_dict: dict, path) -> None:
                               f"{e.strerror or e}); check that its folder exists and is writable") from None
 
 
-def _target(path) -> str:
-    """The regular file a save will replace (a symlink's target), after refusing bad paths."""
+def _fspath(path, fname: str) -> str:
     try:
         path = os.fspath(path)
     except TypeError:
-        raise CheckpointError(f"tg.save: the path must be a str or os.PathLike, got "
+        raise CheckpointError(f"{fname}: the path must be a str or os.PathLike, got "
                               f"{type(path).__name__}") from None
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
+    return os.fsdecode(path) if isinstance(path, bytes) else path
+
+
+def _target(path) -> str:
+    """The regular file a save will replace (a symlink's target), after refusing bad paths."""
+    path = _fspath(path, "tg.save")
     if not path:
         raise CheckpointError("tg.save: the path is empty; give a file path like model.npz")
     if path.endswith((os.sep, "/")) or os.path.isdir(path):
@@ -163,11 +166,7 @@ def _write_npz(f, arrays: dict) -> None:
 
 def load(path) -> dict:
     """Read a checkpoint written by `save`; every failure is a CheckpointError saying why."""
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise CheckpointError(f"tg.load: the path must be a str or os.PathLike, got "
-                              f"{type(path).__name__}") from None
+    path = _fspath(path, "tg.load")
     try:
         return _load(path)
     except CheckpointError:

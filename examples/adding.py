@@ -8,10 +8,9 @@ compared with the 1/6 of always predicting 1.0 (see `datasets.adding_problem`).
 
 from __future__ import annotations
 
-from matplotlib.figure import Figure
-
 import tinygrad_rnn as tg
 from examples.datasets import ADDING_BASELINE, adding_problem
+from examples.figures import Figure
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn import functional as F
 

@@ -44,6 +44,7 @@ if __package__ in (None, ""):  # `python examples/char_rnn.py`: make the repo im
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tinygrad_rnn as tg  # noqa: E402
+from examples.figures import can_draw, pyplot  # noqa: E402
 from tinygrad_rnn import nn, viz  # noqa: E402
 from tinygrad_rnn.nn import functional as F  # noqa: E402
 
@@ -306,13 +307,8 @@ def main(argv=None) -> dict:
 def write_figures(out, model, data, p, h, history, seq_length) -> dict:
     """The smooth-loss curve, and the cell-level graph of one chunk with ‖∂E/∂h_t‖ on its edges."""
     figures = {}
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib is not installed: no loss plot)")
-    else:
+    if can_draw():
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot([s for s, _ in history], [l for _, l in history])
         ax.set_xlabel("step")

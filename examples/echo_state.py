@@ -33,10 +33,10 @@ if __package__ in (None, ""):          # `python examples/echo_state.py`: make t
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import tinygrad_rnn as tg
 from examples.datasets import mackey_glass
+from examples.figures import Figure, can_draw
 from tinygrad_rnn import nn
 
 
@@ -151,7 +151,8 @@ def main(argv=None) -> dict:
     gap = echo_state_property(cell, u[:T_esp], rng)
     gap_unstable = echo_state_property(make_reservoir(n_units, 1.5), u[:T_esp], rng)
 
-    _plot_prediction(out / "echo_state_prediction.png", target[test], predict(V, H[test]),
+    if can_draw():
+        _plot_prediction(out / "echo_state_prediction.png", target[test], predict(V, H[test]),
                      u[test], nrmse_ridge, nrmse_naive)
     _plot_gap(out / "echo_state_property.png", {f"ρ(U) = {rho}": gap, "ρ(U) = 1.5": gap_unstable})
 

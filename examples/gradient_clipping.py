@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # `python examples/gradient_clipping.py`: make th
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tinygrad_rnn as tg  # noqa: E402
+from examples.figures import can_draw, pyplot  # noqa: E402
 from tinygrad_rnn import nn, optim  # noqa: E402
 from tinygrad_rnn.nn import functional as F  # noqa: E402
 
@@ -74,9 +75,7 @@ def train(clip: float | None, args) -> dict:
 
 
 def plot(runs, args, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for (label, r), c in zip(runs.items(), ("#c0392b", "#2471a3")):
         steps = np.arange(len(r["loss"]))
@@ -133,8 +132,9 @@ def main(argv=None) -> dict:
         print(f"{label:>22}: loss {first:.3g} (first 10 steps) -> {last:.3g} (last 10); "
               f"largest ‖g‖ {np.nanmax(r['grad_norm']):.3g}; non-finite steps: {r['nonfinite_steps']}"
               + (f" (from step {r['first_nonfinite']})" if r["first_nonfinite"] is not None else ""))
-    plot(runs, args, out / "clipping.png")
-    print(f"figure: {out / 'clipping.png'}")
+    if can_draw():
+        plot(runs, args, out / "clipping.png")
+        print(f"figure: {out / 'clipping.png'}")
     return {"plain": plain, "clipped": clipped, "baseline": args.T / 3,
             "figures": [str(out / "clipping.png")]}
 

@@ -37,6 +37,7 @@ import numpy as np
 import tinygrad_rnn as tg
 from examples.adding import Adder, plot_curves, train
 from examples.datasets import ADDING_BASELINE, adding_problem
+from examples.figures import can_draw
 from tinygrad_rnn import analysis, nn, viz
 from tinygrad_rnn.nn import functional as F
 
@@ -93,9 +94,10 @@ def main(argv=None) -> dict:
         result[f"{key}_mse"] = curves[label][-1][1]
         result[f"{key}_mse_best"] = min(mse for _, mse in curves[label][1:])
 
-    viz.plot_gradient_flow(flows, out / "irnn_gradient_flow.png",
-                           title=f"‖∂E/∂h_t‖ at initialisation, adding problem T = {T}")
-    plot_curves(out / "irnn_adding_loss.png", curves, T)
+    if can_draw():
+        viz.plot_gradient_flow(flows, out / "irnn_gradient_flow.png",
+                               title=f"‖∂E/∂h_t‖ at initialisation, adding problem T = {T}")
+        plot_curves(out / "irnn_adding_loss.png", curves, T)
     result["seconds"] = time.perf_counter() - start
 
     print(f"adding problem, T = {T}: {steps} Adam steps of batch {batch}, hidden size {H}")

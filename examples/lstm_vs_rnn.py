@@ -33,11 +33,11 @@ if __package__ in (None, ""):          # `python examples/lstm_vs_rnn.py`: make 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import tinygrad_rnn as tg
 from examples.adding import Adder, plot_curves, train
 from examples.datasets import ADDING_BASELINE, adding_problem
+from examples.figures import Figure, can_draw
 from tinygrad_rnn import analysis, nn
 from tinygrad_rnn.nn import functional as F
 
@@ -109,9 +109,10 @@ def main(argv=None) -> dict:
     result["rnn_h_ratio"] = float(flows["rnn"]["h"][0] / flows["rnn"]["h"][-1])    # ‖∂E/∂h_1‖/‖∂E/∂h_T‖
     result["f_mean"] = flows["lstm"]["f_mean"]
 
-    _plot_flow(out / "lstm_vs_rnn_gradient_flow.png", flows, T)
-    plot_curves(out / "lstm_vs_rnn_adding_loss.png",
-                {"LSTM": curves["lstm"], "vanilla RNN (tanh)": curves["rnn"]}, T)
+    if can_draw():
+        _plot_flow(out / "lstm_vs_rnn_gradient_flow.png", flows, T)
+        plot_curves(out / "lstm_vs_rnn_adding_loss.png",
+                    {"LSTM": curves["lstm"], "vanilla RNN (tanh)": curves["rnn"]}, T)
     result["seconds"] = time.perf_counter() - start
 
     print(f"adding problem, T = {T}: {steps} Adam steps of batch {batch}, hidden size {H}")

@@ -34,9 +34,9 @@ if __package__ in (None, ""):          # `python examples/residual_norm.py`: mak
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import tinygrad_rnn as tg
+from examples.figures import Figure, can_draw
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn import functional as F
 
@@ -106,7 +106,8 @@ def main(argv=None) -> dict:
     for v, n in norms.items():
         result[f"{v} bottom/top"] = float(n[0] / n[-1])      # ‖∂E/∂h^0‖ / ‖∂E/∂h^(L-1)‖
 
-    _plot(out / "residual_norm_depth.png", norms, weights, depth, hidden, T)
+    if can_draw():
+        _plot(out / "residual_norm_depth.png", norms, weights, depth, hidden, T)
     result["seconds"] = time.perf_counter() - start
 
     print(f"{depth} stacked tanh RNN layers (hidden {hidden}, T = {T}), loss on the top layer; "

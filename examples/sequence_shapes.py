@@ -29,10 +29,10 @@ if __package__ in (None, ""):          # `python examples/sequence_shapes.py`: m
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import tinygrad_rnn as tg
 from examples import datasets as data
+from examples.figures import Figure, can_draw
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn import functional as F
 
@@ -177,7 +177,8 @@ def main(argv=None) -> dict:
                         ("many_to_many", train_tagger)):
         tg.manual_seed(args.seed)
         result[name] = train(np.random.default_rng(args.seed), steps, hidden, lr)
-    _draw_shapes(out / "sequence_shapes.png")
+    if can_draw():
+        _draw_shapes(out / "sequence_shapes.png")
     result["seconds"] = time.perf_counter() - start
 
     cap, cls, tag = result["one_to_many"], result["many_to_one"], result["many_to_many"]

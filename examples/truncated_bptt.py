@@ -42,6 +42,7 @@ if __package__ in (None, ""):  # `python examples/truncated_bptt.py`: make the r
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tinygrad_rnn as tg  # noqa: E402
+from examples.figures import can_draw, pyplot  # noqa: E402
 from tinygrad_rnn import nn  # noqa: E402
 from tinygrad_rnn.nn import functional as F  # noqa: E402
 
@@ -111,9 +112,7 @@ def relative(a: dict, b: dict) -> float:
 
 
 def plot(rows, T, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     ks = np.array([r["k"] for r in rows])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     part = ks < T                                                  # k = T is the full gradient: 0
@@ -174,8 +173,9 @@ def main(argv=None) -> dict:
     for r in rows:
         print(f"{r['k']:>5} {r['chunks']:>7} {r['rel_U']:>16.2e} {r['rel_all']:>11.2e} {r['nodes']:>15} "
               f"{r['peak_bytes'] / 1e6:>8.2f} {r['seconds'] * 1e3:>8.1f}")
-    plot(rows, T, out / "truncated_bptt.png")
-    print(f"figure: {out / 'truncated_bptt.png'}")
+    if can_draw():
+        plot(rows, T, out / "truncated_bptt.png")
+        print(f"figure: {out / 'truncated_bptt.png'}")
     return {"T": T, "rows": rows, "spectral_radius": rho, "figures": [str(out / "truncated_bptt.png")]}
 
 

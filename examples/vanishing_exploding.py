@@ -36,6 +36,7 @@ if __package__ in (None, ""):  # `python examples/vanishing_exploding.py`: make 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tinygrad_rnn as tg  # noqa: E402
+from examples.figures import can_draw, pyplot  # noqa: E402
 from tinygrad_rnn import analysis, viz  # noqa: E402
 from tinygrad_rnn.nn import init  # noqa: E402
 
@@ -86,9 +87,7 @@ def measure(x, W, U, v, activation):
 
 
 def plot(results, radii, T, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     colours = plt.cm.viridis(np.linspace(0, 0.9, len(radii)))
     n = np.arange(T)
@@ -146,8 +145,10 @@ def main(argv=None) -> dict:
             print(f"{activation:8}{rho:>5}  " + "".join(f"{ratio[n]:>11.2e}" for n in shown)
                   + f"{bound[-1]:>15.2e}")
 
-    plot(results, args.radii, T, out / "gradient_norms.png")
-    figures = [out / "gradient_norms.png"]
+    figures = []
+    if can_draw():
+        plot(results, args.radii, T, out / "gradient_norms.png")
+        figures.append(out / "gradient_norms.png")
     for rho in (min(args.radii), max(args.radii)):
         figures += draw(x[:, :T_graph], rho, args.seed + 1, D, H, out)
     print("the bound holds everywhere:", all(np.all(r["ratio"] <= r["bound"] * (1 + 1e-9))

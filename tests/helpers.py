@@ -100,3 +100,24 @@ def printed_norm_after(text: str, prefix: str) -> str:
     m = re.search(re.escape(prefix) + "(" + PRINTED.pattern + ")", text)
     assert m, f"{prefix!r} not found in {text!r}"
     return m.group(1)
+
+
+BLOCK_MATPLOTLIB = '''import sys
+class BlockMatplotlib:
+    """Import hook: this interpreter behaves as if matplotlib were not installed."""
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "matplotlib":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, BlockMatplotlib())
+'''
+
+
+def env_without_matplotlib(tmp_path, root):
+    """Environment for a subprocess that cannot import matplotlib (a sitecustomize import hook)
+    and imports this checkout (root) first."""
+    import os
+    hook = tmp_path / "no_matplotlib"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(BLOCK_MATPLOTLIB, encoding="utf-8")
+    path = os.pathsep.join([str(hook), str(root), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, "MPLBACKEND": "Agg"}

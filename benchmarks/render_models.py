@@ -16,7 +16,7 @@ B, D, H, K = 2, 3, 8, 4
 
 def ours(cell: str, T: int, loss_at: str = "last"):
     """The library's loss of the seeded task, after backward()."""
-    from tinygrad_rnn.cli import run_task
+    from tinygrad_rnn.demo import run_task
     loss, _ = run_task(cell, T, hidden=H, batch=B, input_size=D, classes=K, loss_at=loss_at)
     return loss
 

@@ -10,7 +10,8 @@ no GUI backend), imported only when a figure is really drawn.
 
 from __future__ import annotations
 
-INSTALL = "pip install 'tinygrad-rnn[plot]' (or: pip install matplotlib)"
+from tinygrad_rnn.viz.plot import INSTALL
+
 _told = False
 
 

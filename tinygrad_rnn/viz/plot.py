@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-MISSING = ("plot_gradient_flow needs matplotlib, an optional dependency: "
-           "pip install 'tinygrad-rnn[plot]' (or pip install matplotlib)")
+INSTALL = "pip install 'tinygrad-rnn[plot]' (or pip install matplotlib)"
+MISSING = "plot_gradient_flow needs matplotlib, an optional dependency: " + INSTALL
 
 
 def plot_gradient_flow(runs: dict, path=None, title: str | None = None, name: str = "h_t"):

@@ -64,19 +64,21 @@ def test_gradients_equal_min_char_rnn_backward_for_one_chunk():
     assert np.abs(cell.U.grad).max() > 1e-2
 
 
-def test_training_steps_equal_min_char_rnn_updates():
+@pytest.mark.parametrize("backprop", [char_rnn.eager_backprop, char_rnn.compiled_backprop])
+def test_training_steps_equal_min_char_rnn_updates(backprop):
     """Clip to ±5 and Adagrad(eps=0, initial_accumulator_value=1e-8) is min-char-rnn's
-    `mem += g²; p -= lr·g/√(mem + 1e-8)`, up to rounding."""
+    `mem += g²; p -= lr·g/√(mem + 1e-8)`, up to rounding; eager or replayed by tg.compile."""
     rng = np.random.default_rng(2)
     model = random_model(rng, hidden=20)
     opt = char_rnn.make_optimizer(model, lr=0.1)
+    step = backprop(model)
     ref = to_min_char_rnn(model)
     mem = {k: np.zeros_like(v) for k, v in ref.items()}
     h, hprev = tg.Tensor(np.zeros((1, 20))), np.zeros((20, 1))
     clipped = 0
     for _ in range(4):
         inputs, targets = rng.integers(0, V, T), rng.integers(0, V, T)
-        loss, h = char_rnn.train_step(model, opt, inputs, targets, h, clip=5.0)
+        loss, h = char_rnn.train_step(model, opt, inputs, targets, h, clip=5.0, backprop=step)
         ref_loss, *grads, hprev = min_char_rnn_step(list(inputs), list(targets), hprev, **ref)
         assert rel(loss, ref_loss) < 1e-10
         for k, g in zip(["Wxh", "Whh", "Why", "bh", "by"], grads):
@@ -85,6 +87,8 @@ def test_training_steps_equal_min_char_rnn_updates():
             mem[k] += g * g
             ref[k] -= 0.1 * g / np.sqrt(mem[k] + 1e-8)
     assert clipped > 0                                   # the clip was exercised
+    if backprop is char_rnn.compiled_backprop:
+        assert step.replays == 3                         # recorded once, then replayed
     got = to_min_char_rnn(model)
     for k in ref:
         assert rel(got[k], ref[k]) < 1e-10, k

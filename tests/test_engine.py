@@ -171,7 +171,7 @@ def test_no_grad_builds_no_graph():
 def test_detach_cuts_the_gradient():
     x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     d = x.detach()
-    assert d.requires_grad is False and d.parents == () and d._detached
+    assert d.requires_grad is False and d.parents == () and d._detached_from() is x
     np.testing.assert_array_equal(d.data, x.data)
     (x * d).sum().backward()
     np.testing.assert_array_equal(x.grad, x.data)              # not 2x: d is a constant

@@ -64,11 +64,8 @@ def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
     record, anomaly = _RECORD_EDGES.get(), _ANOMALY.get()
     order = walk(root, needs_grad=True)
     root._pending = seed
-    visits = root._visits = [] if record else None  # the order of the visits, for viz.to_html's replay
     try:
         for node in reversed(order):                # newest first: consumers before their inputs
-            if record:
-                visits.append(node._tick)           # record the visit
             if node._op is not None and (node._graph_used or node._tick < LAST_WRITE[0]):
                 check_graph_usable(node)            # used by an earlier backward? an input written since?
             g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
@@ -99,6 +96,7 @@ def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
         for node in order:                          # leave no half-summed shares behind
             node._pending = None
         raise
+    root._visits = [node._tick for node in reversed(order)] if record else None  # for viz.to_html's replay
 
 
 def visit_order(root) -> list[int] | None:

@@ -7,6 +7,8 @@ hands the recorded graph to `autograd.backward` (the walk, in autograd.py).
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import autograd, ops
@@ -64,9 +66,9 @@ def _convert(data, dtype) -> np.ndarray:
 class Tensor:
     """An n-d array plus the op and inputs that made it (None and () for a leaf)."""
 
-    __slots__ = ("_data", "grad", "requires_grad", "name", "scope", "edge_grads",
+    __slots__ = ("_data", "grad", "requires_grad", "_name", "_named", "scope", "edge_grads",
                  "_op", "_parents", "_params", "_tick", "_written_at", "_graph_used",
-                 "_pending", "_detached", "_visits", "__weakref__")
+                 "_pending", "_constant", "_detached_from", "_visits", "__weakref__")
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):
@@ -75,6 +77,7 @@ class Tensor:
             raise TypeError(f"Tensor: only float tensors can require grad, got dtype "
                             f"{self._data.dtype}; convert with .astype(np.float64) first")
         self._init(bool(requires_grad), name or "tensor")
+        self._named = name is not None
 
     @classmethod
     def _from_array(cls, array: np.ndarray, requires_grad: bool, name: str,
@@ -89,7 +92,8 @@ class Tensor:
     def _init(self, requires_grad, name, op=None, parents=(), params=None):
         self.grad = None                  # ∂E/∂self after backward(), same shape
         self.requires_grad = requires_grad
-        self.name = name                  # label: "W", "h_t", or the op that made it
+        self._name = name                 # label: "W", "h_t", or the op that made it
+        self._named = False               # given by a user or a layer, not the op's (or "tensor")
         self.scope = _SCOPE.get()         # where it was made: "rnn/t=3"
         self.edge_grads = None            # after backward(): grad sent to each parent
         self._op, self._parents, self._params = op, parents, params
@@ -97,7 +101,8 @@ class Tensor:
         self._written_at = 0              # tick of the last write to .data
         self._graph_used = False          # a backward() without retain_graph went through it
         self._pending = None              # gradients arriving during backward()
-        self._detached = False
+        self._constant = False            # a number or array an operator lifted (`x * 0.5`)
+        self._detached_from = None        # detach(): a weak reference to the tensor it was cut from
 
     # ---- the array -------------------------------------------------------
     @property
@@ -118,6 +123,15 @@ class Tensor:
                   doc="Name of the primitive that made this tensor (None for a leaf).")
     parents = property(lambda self: self._parents, doc="The op's inputs, in argument order.")
 
+    @property
+    def name(self) -> str:
+        """The label graphs and errors show: "W", "h_t", else the op's name ("tensor" for a leaf)."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str):
+        self._name, self._named = value, True
+
     def numpy(self) -> np.ndarray:
         return self._data
 
@@ -129,8 +143,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph: gradient stops here (truncated BPTT)."""
-        out = Tensor._from_array(self._data, False, self.name)
-        out._detached = True
+        out = Tensor._from_array(self._data, False, self._name)
+        out._named = self._named
+        out._detached_from = weakref.ref(self)     # weak: the cut must not keep the old graph alive
         tape = _CAPTURE.get()
         if tape is not None:             # tg.compile: detach is an identity op to the tape
             tape.op(out, None, (self,), {})
@@ -149,7 +164,7 @@ class Tensor:
         return self
 
     def astype(self, dtype) -> Tensor:
-        return Tensor(self._data.astype(dtype), self.requires_grad, self.name)
+        return Tensor(self._data.astype(dtype), self.requires_grad, self._name if self._named else None)
 
     def __len__(self):
         return len(self._data)
@@ -334,7 +349,9 @@ def _lift(x, like: Tensor) -> Tensor:
     elif type(x) is int and like._data.dtype.kind in "iu":   # int tensor * 2 stays an int, as torch
         x = np.asarray(x, dtype=like._data.dtype if np.can_cast(np.min_scalar_type(x), like._data.dtype)
                        else np.int64)
-    return Tensor._from_array(_as_array(x), False, "const")
+    out = Tensor._from_array(_as_array(x), False, "const")
+    out._constant = True
+    return out
 
 
 def _axis(axis):

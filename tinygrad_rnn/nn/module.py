@@ -1,13 +1,16 @@
 """Module: a container that finds its parameters by looking at its attributes.
 
-A parameter is a `Tensor` with ``requires_grad=True`` stored as an attribute;
-sub-modules may sit in attributes, lists, tuples or dicts. `named_parameters()`
-walks them in attribute order and names them with dots, as PyTorch does:
-``cells.0.W``, ``readout.weight``.
+A parameter is a `Parameter` (a Tensor that requires grad) stored as an
+attribute; parameters and sub-modules may sit in attributes, lists, tuples or
+dicts. `named_parameters()` walks them in attribute order and names them with
+dots, as PyTorch does: ``cells.0.W``, ``readout.weight``. Registration is by
+type, as in PyTorch and minitorch: an intermediate result that requires grad
+stored on a module is not a parameter.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -38,7 +41,7 @@ class Module:
     def __setattr__(self, key, value):
         # Label a parameter with its attribute name ("W", "U"), so graphs and
         # error messages speak the course's notation.
-        if isinstance(value, Tensor) and value.requires_grad and value.name == "tensor":
+        if isinstance(value, Tensor) and value.requires_grad and not value._named:
             value.name = key
         object.__setattr__(self, key, value)
 
@@ -56,7 +59,7 @@ class Module:
                     if p not in seen:
                         seen.add(p)
                         yield sub, p
-            elif isinstance(value, Tensor) and value.requires_grad and value not in seen:
+            elif _is_parameter(name, value) and value not in seen:
                 seen.add(value)
                 yield name, value
 
@@ -142,6 +145,17 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
+
+
+def _is_parameter(name: str, value) -> bool:
+    if isinstance(value, Parameter):
+        return True
+    if isinstance(value, Tensor) and value.requires_grad and value.op is None:
+        warnings.warn(f"Module: '{name}' is a plain Tensor with requires_grad=True; it is still "
+                      "registered as a parameter, but wrap it in nn.Parameter(...): plain tensors "
+                      "will stop being registered", DeprecationWarning, stacklevel=4)
+        return True
+    return False
 
 
 def _walk(key: str, value) -> Iterator[tuple[str, object]]:

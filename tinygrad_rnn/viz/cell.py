@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Edge, Node, Picture, edge_id, reading_order, tensor_ids, time_steps
+from .graph import Edge, Node, Picture, cut_from, edge_id, reading_order, tensor_ids, time_steps
 from .labels import fmt_norm, norm, shape_text, stats, step_title
 
 STATES = ("h_t", "C_t")   # the tensors a step hands to the next one, by name
@@ -117,14 +117,14 @@ def _state_edges(tensors, home, lanes: bool, tids) -> list[Edge]:
 
 def _cuts(tensors, home, nodes) -> list[Edge]:
     """detach(): a dashed cut from the box that made the value to the box that uses it."""
-    origin = {id(t.data): t for t in tensors if not t._detached and t.op is not None}
+    drawn = set(tensors)
     cuts = []
     for c in tensors:
         for p in c.parents:
-            if not p._detached or home(c) is None:
+            if p._detached_from is None or home(c) is None:
                 continue
-            src = origin.get(id(p.data))
-            if src is None or home(src) is None:
+            src = cut_from(p)
+            if src is None or src not in drawn or src.op is None or home(src) is None:
                 nodes.append(Node(f"cut{len(cuts)}", "detached", f"✂ {p.name}.detach()\n"
                                   f"{shape_text(p.shape)}", "carried in from an earlier chunk",
                                   dom_id=f"xcutnode{len(cuts)}"))

@@ -85,17 +85,22 @@ def edge_id(child_id: str, i: int) -> str:
 
 def is_folded(t) -> bool:
     """A scalar constant (`x * 0.5`) is written into its op's label, not drawn."""
-    return t.op is None and t.name == "const" and t.size == 1 and not t.requires_grad
+    return t._constant and t.size == 1 and not t.requires_grad
+
+
+def cut_from(t):
+    """The tensor `t` was detach()ed from, if it is still alive (else None)."""
+    return t._detached_from() if t._detached_from is not None else None
 
 
 def kind_of(t, root) -> str:
     if t is root:
         return "loss"
     if t.op is None:
-        if t._detached:
+        if t._detached_from is not None:
             return "detached"
         return "param" if t.requires_grad else "input"
-    return "tensor" if t.name != t.op else "op"
+    return "tensor" if t._named else "op"
 
 
 def label_of(t, kind: str) -> str:
@@ -104,14 +109,14 @@ def label_of(t, kind: str) -> str:
     op = t.op + (" · " + ", ".join(consts) if consts else "") if t.op else ""
     if kind == "loss":
         value = f"\nE = {t.item():.4g}" if t.size == 1 else ""
-        return f"{t.name if t.name != t.op else 'loss'}\n{op} {shape}{value}"
+        return f"{t.name if t._named else 'loss'}\n{op} {shape}{value}"
     if kind == "param":
         grad = f"\n‖∂E/∂{t.name}‖ = {fmt_norm(norm(t.grad))}" if t.grad is not None else ""
         return f"{t.name}\n{shape}{grad}"
     if kind == "detached":
         return f"✂ {t.name}.detach()\n{shape}"
     if kind == "input":
-        return f"{'input' if t.name == 'tensor' else t.name}\n{shape}"
+        return f"{t.name if t._named else 'input'}\n{shape}"
     if kind == "tensor":
         return f"{t.name}\n{op} {shape}"
     return f"{op}\n{shape}"
@@ -218,12 +223,11 @@ def _show_fan_in(node: Node, param, tensors) -> None:
 
 
 def _detach_cuts(tensors, ids) -> list[Edge]:
-    """A detach() leaf shares its array with the tensor it was cut from: draw that cut."""
-    by_data = {id(t.data): t for t in tensors if not t._detached}
+    """A detach() leaf remembers the tensor it was cut from: draw that cut."""
     cuts = []
     for t in tensors:
-        src = by_data.get(id(t.data)) if t._detached else None
-        if src is not None:
+        src = cut_from(t)
+        if src is not None and id(src) in ids:
             cuts.append(Edge(ids[id(src)], ids[id(t)], kind="cut", text="✂ detach()",
                              tooltip="truncated BPTT: no gradient flows back across this cut",
                              dom_id=f"xcut{len(cuts)}"))

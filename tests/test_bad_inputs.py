@@ -364,7 +364,7 @@ CASES = [
          "A positive, finite step size"),
     Case("nonlinearity", VALUES, "`nn.RNN(3, 4, nonlinearity=\"gelu\")`",
          lambda: nn.RNN(D, H, nonlinearity="gelu"), ValueError, ("RNNCell", "'gelu'", "'tanh'"),
-         "Use \"tanh\" or \"relu\" (or an `nn.LSTM`/`nn.GRU`)"),
+         "Use \"tanh\", \"relu\" or \"sigmoid\" (or an `nn.LSTM`/`nn.GRU`)"),
     Case("num-layers", VALUES, "`nn.LSTM(3, 4, num_layers=0)`",
          lambda: nn.LSTM(D, H, num_layers=0), ValueError, ("LSTM", "num_layers", "0"), "At least one layer"),
     Case("dropout-p", VALUES, "`nn.Dropout(1.5)`",

@@ -92,3 +92,111 @@ def test_importing_the_package_does_not_import_torch():
     code = "import sys, tinygrad_rnn as tg; tg.interop; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---- recurrent layers: 2 layers, bidirectional, batch_first both ways --------------------
+B, T, D, H = 2, 5, 3, 4
+RECURRENT = [
+    ("RNN", dict(num_layers=2, nonlinearity="relu")), ("RNN", dict(bidirectional=True, batch_first=False)),
+    ("LSTM", dict(num_layers=2, batch_first=True)), ("LSTM", dict(num_layers=2, bidirectional=True)),
+    ("LSTM", dict(bias=False, batch_first=True)),
+    ("GRU", dict(num_layers=2, bidirectional=True, batch_first=True)), ("GRU", dict()),
+]
+
+
+def torch_recurrent(kind, options):
+    torch.manual_seed(3)
+    return getattr(torch.nn, kind)(D, H, dtype=torch.float64, **options)
+
+
+def run_recurrent(layer, x, h0, lib):
+    """outputs and final states, and a loss projecting all of them on fixed random weights."""
+    out, state = layer(x, h0)
+    states = list(state) if isinstance(state, tuple) else [state]
+    r = np.random.default_rng(4)
+    parts = [out, *states]
+    Gs = [r.standard_normal(tuple(p.shape)) for p in parts]
+    if lib is torch:
+        loss = sum((p * torch.from_numpy(G)).sum() for p, G in zip(parts, Gs))
+    else:
+        loss = sum(((p * G).sum() for p, G in zip(parts, Gs)), Tensor(0.0, dtype=np.float64))
+    loss.backward()
+    return parts
+
+
+@pytest.mark.parametrize("kind, options", RECURRENT, ids=[f"{k}-{o}" for k, o in RECURRENT])
+def test_recurrent_from_torch_outputs_and_gradients(kind, options):
+    theirs = torch_recurrent(kind, options)
+    ours = tg.interop.from_torch(theirs)
+    assert type(ours).__name__ == kind and ours.batch_first == theirs.batch_first
+    r = np.random.default_rng(5)
+    x = r.standard_normal((B, T, D) if theirs.batch_first else (T, B, D))
+    L = theirs.num_layers * (2 if theirs.bidirectional else 1)
+    h0 = [r.standard_normal((L, B, H)) for _ in range(2 if kind == "LSTM" else 1)]
+    X, H0 = Tensor(x, requires_grad=True), [Tensor(h, requires_grad=True) for h in h0]
+    tx, th0 = torch.tensor(x, requires_grad=True), [torch.tensor(h, requires_grad=True) for h in h0]
+    mine = run_recurrent(ours, X, tuple(H0) if kind == "LSTM" else H0[0], tg)
+    yours = run_recurrent(theirs, tx, tuple(th0) if kind == "LSTM" else th0[0], torch)
+    for a, b in zip(mine, yours, strict=True):
+        assert a.shape == tuple(b.shape)
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-13)
+    for a, b in [(X, tx), *zip(H0, th0)]:
+        np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    torch_grads = {k: p.grad.numpy() for k, p in theirs.named_parameters()}
+    expected = tg.nn.torch_layout.layer_from_torch(ours, torch_grads, grads=True)
+    got = dict(ours.named_parameters())
+    assert expected.keys() == got.keys()
+    for name, g in expected.items():
+        np.testing.assert_allclose(got[name].grad, g, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("kind, options", RECURRENT, ids=[f"{k}-{o}" for k, o in RECURRENT])
+def test_recurrent_to_torch_round_trip(kind, options):
+    theirs = torch_recurrent(kind, options)
+    back = tg.interop.to_torch(tg.interop.from_torch(theirs))
+    assert type(back) is type(theirs)
+    for attr in ("num_layers", "bias", "batch_first", "bidirectional", "dropout", "hidden_size"):
+        assert getattr(back, attr) == getattr(theirs, attr)
+    for name, t in theirs.state_dict().items():
+        if "bias" in name:     # two biases fold into one and come back as (sum, 0)
+            continue
+        np.testing.assert_array_equal(back.state_dict()[name].numpy(), t.numpy(), err_msg=name)
+    x = torch.from_numpy(np.random.default_rng(6).standard_normal((B, T, D)))
+    a, b = back(x)[0], theirs(x)[0]
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_copy_from_torch_matches_a_model_written_twice_by_attribute_name():
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.lstm, self.head = (torch.nn.Embedding(6, D, dtype=torch.float64),
+                                              torch.nn.LSTM(D, H, batch_first=True, dtype=torch.float64),
+                                              torch.nn.Linear(H, 6, dtype=torch.float64))
+
+        def forward(self, idx):
+            return self.head(self.lstm(self.emb(idx))[0])
+
+    class Ours(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.lstm, self.head = (nn.Embedding(6, D, dtype=np.float64),
+                                              nn.LSTM(D, H, batch_first=True, dtype=np.float64),
+                                              nn.Linear(H, 6, dtype=np.float64))
+
+        def forward(self, idx):
+            return self.head(self.lstm(self.emb(idx))[0])
+
+    torch.manual_seed(0)
+    theirs, ours = Theirs(), Ours()
+    assert tg.interop.copy_from_torch(ours, theirs) is ours
+    idx = np.random.default_rng(7).integers(0, 6, (B, T))
+    np.testing.assert_allclose(ours(idx).data, theirs(torch.from_numpy(idx)).detach().numpy(),
+                               rtol=1e-12, atol=1e-13)
+    with pytest.raises(TypeError, match="torch's Linear cannot be copied into a Embedding"):
+        tg.interop.copy_from_torch(ours.emb, theirs.head)
+
+
+def test_lstm_projections_are_refused():
+    with pytest.raises(ValueError, match=r"LSTM uses \{'proj_size': 2\}"):
+        tg.interop.from_torch(torch.nn.LSTM(3, 4, proj_size=2))

@@ -134,6 +134,11 @@ def test_unary_elementwise():
     check_op(lambda x: x.relu(), (3, 4))
     check_op(lambda x: (x * 10).sigmoid(), (3, 4))
     check_op(lambda x: x.exp(), ())
+    check_op(lambda x: x.abs(), (3, 4))
+    check_op(lambda x: x.sqrt(), (3, 4), positive=True)
+    check_op(lambda x: x.clamp(-0.5, 0.5), (3, 4))
+    check_op(lambda x: x.clamp(min=0.3), (3, 4))
+    check_op(lambda x: x.clip(max=0.0), (3, 4))
 
 
 # ---- reductions -----------------------------------------------------------------
@@ -148,6 +153,8 @@ def test_sum():
     check_op(lambda x: x.sum(keepdims=True), (3, 4))
     check_op(lambda x: x.sum(axis=1, keepdims=True), (B, T, D))
     check_op(lambda x: x.sum(axis=(0, -1), keepdims=True), (B, T, D))
+    check_op(lambda x: x.sum(dim=1, keepdim=True), (B, T, D))
+    check_op(lambda x: x.sum(dim=(0, 2)), (B, T, D))
 
 
 def test_mean():
@@ -157,6 +164,7 @@ def test_mean():
     check_op(lambda x: x.mean(axis=(0, 2)), (B, T, D))
     check_op(lambda x: x.mean(axis=1, keepdims=True), (B, T, D))
     check_op(lambda x: x.mean(keepdims=True), (B, T, D))
+    check_op(lambda x: x.mean(dim=-1, keepdim=True), (B, T, D))
 
 
 def test_max():
@@ -169,6 +177,14 @@ def test_max():
     check_op(lambda x: x.max(keepdims=True), (3, 4))
     check_op(lambda x: x.max(axis=1, keepdims=True), (B, T, D))
     check_op(lambda x: x.max(axis=(0, -1), keepdims=True), (B, T, D))
+    check_op(lambda x: x.max(dim=1, keepdim=True), (B, T, D))
+
+
+def test_min():
+    check_op(lambda x: x.min(), (3, 4))
+    check_op(lambda x: x.min(axis=0), (3, 4))
+    check_op(lambda x: x.min(axis=(0, 2)), (B, T, D))
+    check_op(lambda x: x.min(dim=-1, keepdim=True), (B, T, D))
 
 
 def test_softmax_and_log_softmax():
@@ -181,6 +197,8 @@ def test_softmax_and_log_softmax():
     check_op(lambda x: x.log_softmax(axis=1), (B, T, D))
     check_op(lambda x: x.log_softmax(axis=-1), (B, T, D))
     check_op(lambda x: (x * 30).log_softmax(), (3, 4))
+    check_op(lambda x: x.softmax(dim=1), (B, T, D))
+    check_op(lambda x: x.log_softmax(dim=0), (B, T, D))
 
 
 # ---- shape ------------------------------------------------------------------------
@@ -204,6 +222,23 @@ def test_transpose():
     check_op(lambda x: x.transpose((1, 0, 2)), (B, T, D))
     check_op(lambda x: x.transpose(-1, 0, -2), (B, T, D))
     check_op(lambda x: x.transpose(), (4,))
+    check_op(lambda x: x.transpose(0, 1), (B, T, D))      # two ints: torch's swap
+    check_op(lambda x: x.transpose(-1, 0), (B, T, D))
+    check_op(lambda x: x.transpose(0, 1), (3, 4))
+    check_op(lambda x: x.permute(2, 0, 1), (B, T, D))
+
+
+def test_torch_shape_methods():
+    check_op(lambda x: x.view(D, B * T), (B, T, D))
+    check_op(lambda x: x.view(-1), (B, T, D))
+    check_op(lambda x: x.flatten(), (B, T, D))
+    check_op(lambda x: x.flatten(1), (B, T, D))
+    check_op(lambda x: x.flatten(0, 1), (B, T, D))
+    check_op(lambda x: x.unsqueeze(1), (3, 4))
+    check_op(lambda x: x.unsqueeze(dim=-1), (3, 4))
+    check_op(lambda x: x.squeeze(), (3, 1, 4, 1))
+    check_op(lambda x: x.squeeze(1), (3, 1, 4, 1))
+    check_op(lambda x: x.squeeze(dim=(1, 3)), (3, 1, 4, 1))
 
 
 def test_getitem_ints_slices_negative():
@@ -294,10 +329,12 @@ def test_numpy_float_arrays_keep_their_dtype():
     np.testing.assert_array_equal(x.grad, [2, 2, 2])
 
 
-def test_python_lists_and_numbers_take_the_default_dtype():
+def test_python_lists_and_numbers_take_torchs_dtypes():
     assert tg.get_default_dtype() == np.float32
     assert Tensor([1.0, 2.0]).dtype == np.float32
-    assert Tensor([1, 2]).dtype == np.float32
+    assert Tensor([1, 2.5]).dtype == np.float32          # one float makes the list float
+    assert Tensor([1, 2]).dtype == np.int64              # ints are int64, as torch.tensor([1, 2])
+    assert Tensor(3).dtype == np.int64 and Tensor([True]).dtype == np.bool_
     assert Tensor(3.0).dtype == np.float32
     assert Tensor([1, 2], dtype=np.float64).dtype == np.float64
 

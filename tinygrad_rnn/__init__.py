@@ -19,6 +19,22 @@ from .context import (
                       set_default_dtype,
 )
 from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
+from .factories import (
+                      arange,
+                      float32,
+                      float64,
+                      full,
+                      int64,
+                      ones,
+                      ones_like,
+                      rand,
+                      randint,
+                      randn,
+                      randn_like,
+                      tensor,
+                      zeros,
+                      zeros_like,
+)
 from .gradcheck import GradcheckError, GradcheckUndecidable, gradcheck
 from .monitor import GradientExplosionError, GradientExplosionWarning, GradientMonitor
 from .random import manual_seed
@@ -27,7 +43,9 @@ from .tensor import Tensor, cat, stack
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "cat", "stack", "no_grad", "enable_grad", "is_grad_enabled", "scope",
+    "Tensor", "cat", "stack", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "randint",
+    "zeros_like", "ones_like", "randn_like", "float32", "float64", "int64",
+    "no_grad", "enable_grad", "is_grad_enabled", "scope",
     "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
     "gradcheck", "GradcheckError", "GradcheckUndecidable", "ShapeError", "GraphError",
     "InplaceModificationError", "AnomalyError", "manual_seed", "nn", "optim", "viz", "interop",

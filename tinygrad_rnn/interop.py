@@ -2,6 +2,7 @@
 
     lstm = tg.interop.from_torch(torch.nn.LSTM(3, 8, num_layers=2, batch_first=True))
     back = tg.interop.to_torch(lstm)          # a torch.nn.LSTM holding the same numbers
+    tg.interop.copy_from_torch(our_model, torch_model)   # same model written twice: match by name
 
 Both build the equivalent layer (same sizes, options and dtype) and copy the
 weights, mapped between the two layouts:
@@ -25,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import nn
+from .nn import torch_layout
 
 
 def _numpy(t) -> np.ndarray:
@@ -42,45 +44,89 @@ def _refuse(module, **options_at_default) -> None:
 
 
 def from_torch(module) -> nn.Module:
-    """The tinygrad_rnn layer equivalent to a torch.nn.Linear, Embedding, LayerNorm, RNN, LSTM or GRU."""
+    """The tinygrad_rnn layer equivalent to a torch.nn Linear, Embedding, LayerNorm, RNN, LSTM or GRU."""
     kind = type(module).__name__
-    build = _FROM.get(kind)
-    if build is None:
-        raise TypeError(f"from_torch: cannot convert a {kind}; supported: {sorted(_FROM)} "
-                        "(convert each layer of a custom model, then assemble it)")
-    ours = build(module)
-    ours.train(module.training)
+    if kind not in _BUILD:
+        raise TypeError(f"from_torch: cannot convert a {kind}; supported: {sorted(_BUILD)} (for a "
+                        "model of your own, write it with tinygrad_rnn's layers and copy the "
+                        "weights with copy_from_torch(ours, theirs))")
+    ours = _BUILD[kind](module)
+    copy_from_torch(ours, module)
     return ours
 
 
-def _linear_from(m):
-    w = _numpy(m.weight)                                          # (out, in)
-    ours = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=w.dtype)
-    ours.weight.data = w.T.copy()                                 # (in, out)
-    if m.bias is not None:
-        ours.bias.data = _numpy(m.bias)
+def copy_from_torch(ours: nn.Module, theirs) -> nn.Module:
+    """Copy a torch module's weights into the same model written with tinygrad_rnn.
+
+    A supported layer is mapped directly; any other module is matched child by child
+    through its attribute names (``ours.lstm`` <- ``theirs.lstm``), so a model class
+    written twice with the same attribute names converts in one call. The train/eval
+    mode is copied too.
+    """
+    kind = type(theirs).__name__
+    if kind in _BUILD:
+        if type(ours).__name__ != kind:
+            raise TypeError(f"copy_from_torch: torch's {kind} cannot be copied into a "
+                            f"{type(ours).__name__}")
+        ours.load_state_dict(_STATE[kind](ours, theirs))
+    else:
+        children = [(k, v) for k, v in ours.named_children() if isinstance(v, nn.Module)]
+        if not children:
+            raise TypeError(f"copy_from_torch: cannot copy a torch {kind} into a {type(ours).__name__}")
+        for name, child in children:
+            if not hasattr(theirs, name):
+                raise AttributeError(f"copy_from_torch: our model has a layer '{name}' "
+                                     f"({type(child).__name__}) that the torch {kind} does not")
+            copy_from_torch(child, getattr(theirs, name))
+    ours.train(theirs.training)
     return ours
 
 
-def _embedding_from(m):
+def _linear_build(m):
+    return nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=_numpy(m.weight).dtype)
+
+
+def _linear_state(ours, m):
+    state = {"weight": _numpy(m.weight).T}                        # (out, in) -> (in, out)
+    return state if m.bias is None else {**state, "bias": _numpy(m.bias)}
+
+
+def _embedding_build(m):
     _refuse(m, padding_idx=None, max_norm=None, scale_grad_by_freq=False, sparse=False)
-    w = _numpy(m.weight)
-    ours = nn.Embedding(m.num_embeddings, m.embedding_dim, dtype=w.dtype)
-    ours.weight.data = w
-    return ours
+    return nn.Embedding(m.num_embeddings, m.embedding_dim, dtype=_numpy(m.weight).dtype)
 
 
-def _layernorm_from(m):
+def _layernorm_build(m):
     if not m.elementwise_affine or m.bias is None:
         raise ValueError("from_torch: LayerNorm without elementwise_affine (or bias) is not "
                          "supported; tinygrad_rnn's LayerNorm always has weight and bias")
-    w = _numpy(m.weight)
-    ours = nn.LayerNorm(m.normalized_shape, eps=m.eps, dtype=w.dtype)
-    ours.weight.data, ours.bias.data = w, _numpy(m.bias)
-    return ours
+    return nn.LayerNorm(m.normalized_shape, eps=m.eps, dtype=_numpy(m.weight).dtype)
 
 
-_FROM = {"Linear": _linear_from, "Embedding": _embedding_from, "LayerNorm": _layernorm_from}
+def _same_state(ours, m):
+    return {k: _numpy(v) for k, v in m.state_dict().items()}
+
+
+def _recurrent_build(m):
+    """Same sizes and options; torch's state layout, so the outputs match torch's exactly."""
+    _refuse(m, proj_size=0)
+    kind = type(m).__name__
+    options = dict(num_layers=m.num_layers, dtype=_numpy(m.weight_ih_l0).dtype, bias=m.bias,
+                   batch_first=m.batch_first, dropout=m.dropout, bidirectional=m.bidirectional,
+                   state_layout="torch")
+    if kind == "RNN":
+        options["nonlinearity"] = m.nonlinearity
+    return getattr(nn, kind)(m.input_size, m.hidden_size, **options)
+
+
+def _recurrent_state(ours, m):
+    return torch_layout.layer_from_torch(ours, _same_state(ours, m))
+
+
+_BUILD = {"Linear": _linear_build, "Embedding": _embedding_build, "LayerNorm": _layernorm_build,
+          "RNN": _recurrent_build, "LSTM": _recurrent_build, "GRU": _recurrent_build}
+_STATE = {"Linear": _linear_state, "Embedding": _same_state, "LayerNorm": _same_state,
+          "RNN": _recurrent_state, "LSTM": _recurrent_state, "GRU": _recurrent_state}
 
 
 def to_torch(module):
@@ -94,33 +140,36 @@ def to_torch(module):
     if build is None:
         raise TypeError(f"to_torch: cannot convert a {kind}; supported: {sorted(_TO)}")
     dtype = getattr(torch, np.dtype(module.parameters()[0].dtype).name)
-    theirs = build(torch, module, dtype)
+    theirs, state = build(torch, module, dtype)
+    theirs.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
     theirs.train(module.training)
     return theirs
 
 
 def _linear_to(torch, m, dtype):
-    theirs = torch.nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=dtype)
-    with torch.no_grad():
-        theirs.weight.copy_(torch.from_numpy(m.weight.data.T.copy()))
-        if m.bias is not None:
-            theirs.bias.copy_(torch.from_numpy(m.bias.data))
-    return theirs
+    state = {"weight": m.weight.data.T}
+    if m.bias is not None:
+        state["bias"] = m.bias.data
+    return torch.nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=dtype), state
 
 
 def _embedding_to(torch, m, dtype):
-    theirs = torch.nn.Embedding(m.num_embeddings, m.embedding_dim, dtype=dtype)
-    with torch.no_grad():
-        theirs.weight.copy_(torch.from_numpy(m.weight.data))
-    return theirs
+    return torch.nn.Embedding(m.num_embeddings, m.embedding_dim, dtype=dtype), m.state_dict()
 
 
 def _layernorm_to(torch, m, dtype):
-    theirs = torch.nn.LayerNorm(m.normalized_shape, eps=m.eps, dtype=dtype)
-    with torch.no_grad():
-        theirs.weight.copy_(torch.from_numpy(m.weight.data))
-        theirs.bias.copy_(torch.from_numpy(m.bias.data))
-    return theirs
+    return torch.nn.LayerNorm(m.normalized_shape, eps=m.eps, dtype=dtype), m.state_dict()
 
 
-_TO = {"Linear": _linear_to, "Embedding": _embedding_to, "LayerNorm": _layernorm_to}
+def _recurrent_to(torch, m, dtype):
+    kind = type(m).__name__
+    options = dict(num_layers=m.num_layers, bias=m.cells[0].bias, batch_first=m.batch_first,
+                   dropout=m.dropout, bidirectional=m.bidirectional, dtype=dtype)
+    if kind == "RNN":
+        options["nonlinearity"] = m.nonlinearity
+    theirs = getattr(torch.nn, kind)(m.input_size, m.hidden_size, **options)
+    return theirs, torch_layout.layer_to_torch(m)
+
+
+_TO = {"Linear": _linear_to, "Embedding": _embedding_to, "LayerNorm": _layernorm_to,
+       "RNN": _recurrent_to, "LSTM": _recurrent_to, "GRU": _recurrent_to}

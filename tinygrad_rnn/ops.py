@@ -134,6 +134,16 @@ def _pow_vjp_b(g, y, a, b):
     return g * np.where((a == 0) & (b >= 0), 0, d)
 
 
+def _inside(x, lo, hi):
+    # clamp's mask: 1 where x was not clipped (bounds included, as torch), else 0.
+    mask = np.ones(x.shape, dtype=bool)
+    if lo is not None:
+        mask &= x >= lo
+    if hi is not None:
+        mask &= x <= hi
+    return mask
+
+
 def _sigmoid(x):
     # σ(x) = (1 + tanh(x/2)) / 2: exact, cannot overflow (tanh saturates), and one
     # transcendental instead of exp + where + divide (3-5x faster, measured).
@@ -178,11 +188,18 @@ tanh = Op("tanh", np.tanh, (
     lambda g, y, x: g * (1 - y * y),))                 # tanh' = 1 - tanh²
 sigmoid = Op("sigmoid", _sigmoid, (
     lambda g, y, x: g * y * (1 - y),))                 # σ' = σ(1 - σ) <= 1/4
+abs = Op("abs", np.abs, (
+    lambda g, y, x: g * np.sign(x),))                  # |x|' = sign x (0 at the kink, as torch)
+sqrt = Op("sqrt", np.sqrt, (
+    lambda g, y, x: g / (2 * y),))                     # (√x)' = 1 / (2√x) = 1 / 2y
+clamp = Op("clamp", lambda x, lo, hi: np.clip(x, lo, hi), (
+    lambda g, y, x, lo, hi: g * _inside(x, lo, hi),))  # passes where lo <= x <= hi (torch)
 relu = Op("relu", lambda x: np.maximum(x, 0), (
     lambda g, y, x: g * (x > 0),))
 
 sum = Op("sum", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims), (_sum_vjp,))
 max = Op("max", lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims), (_max_vjp,))
+min = Op("min", lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims), (_max_vjp,))  # same rule
 # Softmax and log-softmax are primitives, not exp/sum compositions: one
 # max-shifted pass is both faster and stable for large logits.
 softmax = Op("softmax", _softmax, (
@@ -197,3 +214,15 @@ transpose = Op("transpose", lambda x, axes: x.transpose(axes), (
 getitem = Op("getitem", lambda x, index: x[index], (_getitem_vjp,))
 cat = Op("cat", lambda *xs, axis: np.concatenate(xs, axis=axis), (_cat_vjp,), variadic=True)
 stack = Op("stack", lambda *xs, axis: np.stack(xs, axis=axis), (_stack_vjp,), variadic=True)
+
+# No gradient: piecewise constant results (PyTorch returns them outside the graph too).
+lt = Op("lt", np.less, ())
+le = Op("le", np.less_equal, ())
+gt = Op("gt", np.greater, ())
+ge = Op("ge", np.greater_equal, ())
+eq = Op("eq", np.equal, ())
+ne = Op("ne", np.not_equal, ())
+argmax = Op("argmax", lambda x, axis, keepdims: np.argmax(x, axis, keepdims=keepdims).astype(np.int64), ())
+argmin = Op("argmin", lambda x, axis, keepdims: np.argmin(x, axis, keepdims=keepdims).astype(np.int64), ())
+any = Op("any", lambda x: np.any(x), ())
+all = Op("all", lambda x: np.all(x), ())

@@ -15,6 +15,7 @@ from . import autograd, ops
 from .anomaly import check_finite
 from .autograd import LAST_WRITE, TICK
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, get_default_dtype
+from .dialect import accepts_dim
 from .errors import (
     GraphError,
     ShapeError,
@@ -25,6 +26,7 @@ from .errors import (
     seed_shape,
     where,
 )
+from .torch_methods import Size, TorchMethods
 
 # One clock (autograd.TICK) ticks at every event: a tensor being made, or its `.data` written.
 # - Creation order is a topological order (an op's inputs exist before it), so
@@ -36,7 +38,8 @@ from .errors import (
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
-    """Python numbers and lists take the default float dtype; numpy arrays keep theirs."""
+    """Dtypes as PyTorch infers them: Python floats (and lists with a float) take the
+    default float dtype, Python ints become int64, bools bool; numpy arrays keep theirs."""
     if isinstance(data, Tensor):
         data = data._data
     arr = _convert(data, dtype)
@@ -55,16 +58,25 @@ def _convert(data, dtype) -> np.ndarray:
         except ValueError as e:                        # a ragged list: [[1, 2], [3]]
             raise ShapeError(f"Tensor: cannot make an array from this {type(data).__name__} ({e}); "
                              "every row of a nested list must have the same length") from None
-        if arr.dtype.kind in "biuf":
-            arr = arr.astype(dtype or get_default_dtype())
+        if dtype is not None and arr.dtype.kind in "biuf":
+            arr = arr.astype(dtype)
+        elif arr.dtype.kind == "f":
+            arr = arr.astype(get_default_dtype())
+        elif arr.dtype.kind in "iu":
+            arr = arr.astype(np.int64)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Tensor: unsupported dtype {arr.dtype} (from {type(data).__name__}); "
                         "use a float array for values, an integer array for indices or targets")
     return arr
 
 
-class Tensor:
-    """An n-d array plus the op and inputs that made it (None and () for a leaf)."""
+class Tensor(TorchMethods):
+    """An n-d array plus the op and inputs that made it (None and () for a leaf).
+
+    PyTorch's spellings of shapes, casts and comparisons come from TorchMethods
+    (torch_methods.py); every method taking numpy's axis/keepdims also takes
+    torch's dim/keepdim (dialect.py).
+    """
 
     __slots__ = ("_data", "grad", "requires_grad", "_name", "_named", "scope", "edge_grads",
                  "_op", "_parents", "_params", "_tick", "_written_at", "_graph_used",
@@ -118,7 +130,8 @@ class Tensor:
     shape = property(lambda self: self._data.shape)
     dtype = property(lambda self: self._data.dtype)
     ndim = property(lambda self: self._data.ndim)
-    size = property(lambda self: self._data.size)
+    size = property(lambda self: Size(self._data.shape),
+                    doc="numpy's element count; called, torch's x.size() / x.size(dim).")
     op = property(lambda self: self._op.name if self._op else None,
                   doc="Name of the primitive that made this tensor (None for a leaf).")
     parents = property(lambda self: self._parents, doc="The op's inputs, in argument order.")
@@ -137,7 +150,7 @@ class Tensor:
 
     def item(self) -> float:
         if self._data.size != 1:
-            raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements, "
+            raise ValueError(f"item(): tensor of shape {self.shape} has {self._data.size} elements, "
                              "not 1; index it or reduce it first")
         return self._data.item()
 
@@ -221,6 +234,10 @@ class Tensor:
     def __getitem__(self, index):
         return apply(ops.getitem, self, index=_index(index))
 
+    def _apply(self, op, *others, **params):
+        """apply(op, self, *others lifted to tensors): what TorchMethods call."""
+        return apply(op, self, *(_lift(o, self) for o in others), **params)
+
     # ---- elementwise and reductions --------------------------------------
     def exp(self):
         return apply(ops.exp, self)
@@ -237,12 +254,35 @@ class Tensor:
     def relu(self):
         return apply(ops.relu, self)
 
+    def abs(self):
+        return apply(ops.abs, self)
+
+    def sqrt(self):
+        return apply(ops.sqrt, self)
+
+    def clamp(self, min=None, max=None):
+        """Clip into [min, max] (either may be None); the gradient passes where min <= x <= max."""
+        if min is None and max is None:
+            raise ValueError(f"clamp: give min, max or both{where(_SCOPE.get())}")
+        return apply(ops.clamp, self, lo=min, hi=max)
+
+    clip = clamp
+
+    @accepts_dim
     def sum(self, axis=None, keepdims=False):
         return apply(ops.sum, self, axis=_axis(axis), keepdims=keepdims)
 
+    @accepts_dim
     def max(self, axis=None, keepdims=False):
+        """The largest entry (over `axis`); ties share the gradient. Values only, as numpy
+        (torch's x.max(dim) also returns indices: use x.argmax(dim))."""
         return apply(ops.max, self, axis=_axis(axis), keepdims=keepdims)
 
+    @accepts_dim
+    def min(self, axis=None, keepdims=False):
+        return apply(ops.min, self, axis=_axis(axis), keepdims=keepdims)
+
+    @accepts_dim
     def mean(self, axis=None, keepdims=False):
         """Composed, not primitive: mean = sum / n. The mean of nothing (n = 0) is NaN,
         as in numpy and torch: an empty batch must not report a loss of 0."""
@@ -254,9 +294,11 @@ class Tensor:
             n *= self.shape[a]
         return s * (1.0 / n if n else np.nan)
 
+    @accepts_dim
     def softmax(self, axis=-1):
         return apply(ops.softmax, self, axis=axis)
 
+    @accepts_dim
     def log_softmax(self, axis=-1):
         return apply(ops.log_softmax, self, axis=axis)
 
@@ -266,9 +308,29 @@ class Tensor:
         return apply(ops.reshape, self, shape=shape)
 
     def transpose(self, *axes):
-        """A full permutation of the axes, as numpy; no axes reverses them (like .T)."""
+        """Both dialects, told apart by how the axes are given:
+
+        * ``transpose()``: reverse all axes (numpy; ``.T``);
+        * ``transpose(a, b)``, two ints: swap axes a and b (PyTorch's transpose(dim0, dim1),
+          on any number of dims; on 2-D, ``transpose(1, 0)`` means the same in numpy);
+        * ``transpose((1, 0, 2))`` (one tuple) or three or more ints: a full permutation
+          (numpy's transpose(axes); also `permute`).
+
+        The one clash: on 2-D, numpy reads ``transpose(0, 1)`` as the identity; here it swaps.
+        """
+        if len(axes) == 2 and all(isinstance(a, (int, np.integer)) for a in axes):
+            order = list(range(self.ndim))
+            try:
+                i, j = (range(self.ndim)[a] for a in axes)
+            except IndexError:
+                raise ShapeError(f"transpose: dims {axes} are out of range for the {self.ndim} "
+                                 f"axes of shape {self.shape}{where(_SCOPE.get())}") from None
+            order[i], order[j] = j, i
+            return self._permute(tuple(order))
         axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
-        axes = axes or tuple(reversed(range(self.ndim)))
+        return self._permute(axes or tuple(reversed(range(self.ndim))))
+
+    def _permute(self, axes: tuple):
         if sorted(a + self.ndim if a < 0 else a for a in axes) != list(range(self.ndim)):
             raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
                              f"{self.ndim} axes of shape {self.shape}{where(_SCOPE.get())}")
@@ -289,7 +351,7 @@ class Tensor:
         if not self.requires_grad:
             raise GraphError(no_graph(self.name, self.shape))
         if grad is None:
-            if self.size != 1:
+            if self._data.size != 1:
                 raise GraphError(nonscalar_root(self.name, self.scope, self.shape))
             return np.ones_like(self._data)
         grad = np.array(grad._data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
@@ -304,7 +366,7 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
         y = np.asarray(op.forward(*[t._data for t in inputs], **params))
     except (ValueError, IndexError, TypeError) as e:
         raise _forward_error(op, inputs, params, e) from None
-    if _needs_grad(inputs):
+    if op.vjps and _needs_grad(inputs):   # an op without VJPs (x > 0, argmax) has no gradient
         out = Tensor._from_array(y, True, op.name, op, inputs, params)
     else:
         out = Tensor._from_array(y, False, op.name)     # a constant: its history is not needed
@@ -377,12 +439,14 @@ def _index(index) -> tuple:
     return tuple(out)
 
 
+@accepts_dim
 def cat(tensors, axis: int = 0) -> Tensor:
     """Concatenate along an existing axis: cat([h, x], axis=-1) is the LSTM's z_t = [h_{t-1}, x_t]."""
     like = _first_tensor(tensors, "cat")
     return apply(ops.cat, *[_lift(t, like) for t in tensors], axis=axis)
 
 
+@accepts_dim
 def stack(tensors, axis: int = 0) -> Tensor:
     """Stack along a new axis: stack([h_1, ..., h_T], axis=1) -> (B, T, H)."""
     like = _first_tensor(tensors, "stack")

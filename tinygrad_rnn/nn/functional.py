@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..context import current_scope
+from ..dialect import accepts_dim
 from ..errors import ShapeError, where
 from ..tensor import Tensor
 
@@ -179,10 +180,12 @@ def sequence_loss(logits_per_step, targets) -> Tensor:
 
 
 # ---- activations: the Tensor methods, as functions -------------------------
+@accepts_dim
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return _tensor(x).softmax(axis)
 
 
+@accepts_dim
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return _tensor(x).log_softmax(axis)
 

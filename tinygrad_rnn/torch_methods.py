@@ -1,0 +1,146 @@
+"""PyTorch's spellings of what a Tensor already does: shapes, casts, comparisons.
+
+None of these is a new primitive: ``view``, ``flatten``, ``unsqueeze`` and
+``squeeze`` are `reshape`, ``permute`` is `transpose` with a full permutation,
+the casts are `astype`. Comparisons and `argmax` have no gradient (their results
+are piecewise constant), so they return plain tensors outside the graph, as
+PyTorch does. `Tensor` inherits these methods; tensor.py keeps the engine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .context import current_scope
+from .dialect import accepts_dim
+from .errors import ShapeError, where
+
+
+def _normalise(axis: int, ndim: int, fname: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{fname}: dim {axis} is out of range for a tensor of {ndim} dims "
+                         f"(valid: [{-ndim}, {ndim - 1}]){where(current_scope())}")
+    return axis % ndim
+
+
+def _compare(op):
+    """The method x.<op>(y): op applied to x and y (lifted to a tensor), a bool tensor."""
+    def compare(self, other):
+        return self._apply(op, other)
+    compare.__name__ = op.name
+    return compare
+
+
+class TorchMethods:
+    """Mixed into Tensor (no state of its own)."""
+
+    __slots__ = ()
+
+    # ---- sizes (x.size is numpy's count and torch's x.size(): see Size) ------
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    # ---- shapes: all of them `reshape` or `transpose` ----------------------
+    def view(self, *shape):
+        """PyTorch's view is a reshape here (numpy arrays have no contiguity rule to obey)."""
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = _normalise(start_dim, self.ndim, "flatten"), _normalise(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                             f"for shape {self.shape}{where(current_scope())}")
+        return self.reshape(*self.shape[:s], -1, *self.shape[e + 1:])
+
+    @accepts_dim
+    def unsqueeze(self, axis: int):
+        """A new axis of size 1 at position `axis` (numpy's expand_dims)."""
+        axis = _normalise(axis, self.ndim + 1, "unsqueeze")
+        return self.reshape(*self.shape[:axis], 1, *self.shape[axis:])
+
+    @accepts_dim
+    def squeeze(self, axis=None):
+        """Drop axes of size 1: all of them, or those listed in `axis` (a listed axis of
+        another size stays, as in torch)."""
+        if axis is None:
+            axes = [i for i, n in enumerate(self.shape) if n == 1]
+        else:
+            axes = [_normalise(a, self.ndim, "squeeze") for a in np.atleast_1d(axis).tolist()]
+            axes = [a for a in axes if self.shape[a] == 1]
+        return self.reshape(*[n for i, n in enumerate(self.shape) if i not in axes])
+
+    def permute(self, *dims):
+        """A full permutation of the axes (numpy's transpose(axes))."""
+        dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
+        if len(dims) != self.ndim:
+            raise ShapeError(f"permute: dims {dims} are not a permutation of the {self.ndim} axes "
+                             f"of shape {self.shape}{where(current_scope())}")
+        return self._permute(dims)
+
+    # ---- casts and in-place zeroing ------------------------------------------
+    def float(self):
+        """To float32, as torch's .float() (keep the default dtype with .astype)."""
+        return self.astype(np.float32)
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def long(self):
+        return self.astype(np.int64)
+
+    def zero_(self):
+        """Fill with zeros in place (a write: a graph that read the old values refuses backward)."""
+        self.data = np.zeros_like(self.data)
+        return self
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise ValueError(f"bool(): the truth value of a tensor of shape {self.shape} is "
+                             "ambiguous; use (x > 0).any()-style reductions or x.item()")
+        return bool(self.item())
+
+    # ---- outside the graph: comparisons and arg-max (ops without VJPs) ----------
+    # x < y, ..., x.eq(y): bool tensors. The operator == stays identity, since
+    # tensors are graph nodes and dict keys; x.eq(y) is the elementwise ==.
+    __lt__, __le__, __gt__, __ge__ = map(_compare, (ops.lt, ops.le, ops.gt, ops.ge))
+    eq, ne = _compare(ops.eq), _compare(ops.ne)
+
+    @accepts_dim
+    def argmax(self, axis=None, keepdims=False):
+        """Index of the largest entry (over everything, or along `axis`): int64, no gradient."""
+        return self._apply(ops.argmax, axis=axis, keepdims=keepdims)
+
+    @accepts_dim
+    def argmin(self, axis=None, keepdims=False):
+        return self._apply(ops.argmin, axis=axis, keepdims=keepdims)
+
+    def any(self):
+        return self._apply(ops.any)
+
+    def all(self):
+        return self._apply(ops.all)
+
+
+class Size(int):
+    """``x.size`` is numpy's element count (an int) and, called, torch's ``x.size()``:
+    the shape, or ``x.size(dim)`` the length of one axis. Both dialects, one attribute."""
+
+    def __new__(cls, shape: tuple):
+        out = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        out.shape = shape
+        return out
+
+    def __call__(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]

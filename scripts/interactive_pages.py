@@ -59,9 +59,10 @@ def screenshots(out: Path) -> None:
                 b.js("const s = document.getElementById('tstep'); s.value = %d;"
                      "s.dispatchEvent(new Event('input'))" % spec["zoom_step"])
             else:                                    # a long unroll: zoom in on the last steps
+                b.driver.find_element("id", "fit").click()
                 b.js("const v = document.querySelector('#view > svg'), box = v.viewBox.baseVal;"
-                     "v.setAttribute('viewBox', [box.x + box.width * 0.62, box.y + box.height * 0.3,"
-                     " box.width * 0.38, box.height * 0.45].join(' '))")
+                     "v.setAttribute('viewBox', [box.x + box.width * 0.5, box.y + box.height * 0.25,"
+                     " box.width * 0.5, box.height * 0.5].join(' '))")
             b.driver.save_screenshot(str(out / f"{name}.png"))
             print(f"{name}: {page.stat().st_size / 1024:.0f} KB, load {t['load']:.0f} ms, "
                   f"first frame painted {t['painted']:.0f} ms, {n} visits")

@@ -74,7 +74,7 @@ def test_play_lights_exactly_the_first_n_visits_and_the_running_sum_of_U(browser
     assert int(row.get_attribute("data-count")) == len(arrived) >= 2
     np.testing.assert_allclose(float(row.get_attribute("data-value")), norm(np.sum(arrived, axis=0)),
                                rtol=1e-9)
-    on_U = browser.driver.find_element("css selector", f"g#{tids[id(P['U'])]} text.running-sum").text
+    on_U = browser.js(f"return document.querySelector('g#{tids[id(P['U'])]} text.running-sum').textContent")
     assert f"({len(arrived)}/4)" in on_U                   # and under U's box
     # an edge is lit exactly when the tensor it feeds has been visited
     lit_edges = set(browser.js("return [...document.querySelectorAll('g.edge.lit')].map(g => g.id)"))
@@ -111,6 +111,7 @@ def test_hovering_an_edge_shows_its_gradient(browser, rnn_page):
     c = next(t for t in reading_order(E) if hs[1] in t.parents)        # h_2 feeds step 3
     i = c.parents.index(hs[1])
     eid = f"e{tids[id(c)][1:]}_{i}"
+    browser.driver.find_element("id", "fit").click()      # the page starts on the last step
     label = browser.driver.find_element("css selector", f"g#{eid} text")
     ActionChains(browser.driver).move_to_element(label).perform()
     tip = browser.driver.find_element("id", "tip")
@@ -134,6 +135,7 @@ def test_zoom_step_slider_and_colour_toggle_then_a_screenshot_that_is_not_blank(
     view = browser.driver.find_element("id", "view")
     box = lambda: [float(v) for v in browser.js("return document.querySelector('#view > svg')"
                                                 ".getAttribute('viewBox')").split()]
+    browser.driver.find_element("id", "fit").click()
     whole = box()
     ActionChains(browser.driver).scroll_from_origin(ScrollOrigin.from_element(view), 0, -400).perform()
     assert box()[2] < whole[2] * 0.8                                     # zoomed in

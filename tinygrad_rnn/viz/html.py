@@ -263,7 +263,7 @@ _TEMPLATE = """<!DOCTYPE html>
     <h4>shared weights: ‖Σ of the shares so far‖</h4>
     <div id="sums"></div>
     <h4>‖∂E/∂h_t‖ as each step is reached</h4>
-    <svg id="bars" width="260" height="90"></svg>
+    <svg id="bars" viewBox="0 0 260 90" width="260" height="90"></svg>
     <h4>inspect (hover; click to pin)</h4>
     <div id="pinned"></div>
   </aside>

@@ -360,6 +360,12 @@
     else if (ev.key === "End") { pause(); show(N); }
   });
   show(0);
+  // A long unroll fitted into a small frame is a thin strip: start on the last step instead,
+  // where backward() starts (fit shows the whole graph).
+  const frameBox = $("view").getBoundingClientRect();
+  if (P.steps.length && vb0[2] / vb0[3] > 2.5 * frameBox.width / Math.max(1, frameBox.height)) {
+    zoomToStep(P.steps.length);
+  }
   document.body.dataset.ready = "1";
   // the frame after next has been painted: how long the page took to open (the tests read it)
   requestAnimationFrame(() => requestAnimationFrame(() => { document.body.dataset.painted = performance.now(); }));

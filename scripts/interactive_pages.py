@@ -4,7 +4,7 @@
     python scripts/interactive_pages.py --screenshots   # + size and open time in headless Chromium,
                                                         #   docs/images/interactive_*.png
 
-The pages are the command line's seeded task (tinygrad_rnn/cli.py), so a reader can
+The pages are the command line's seeded task (tinygrad_rnn/demo.py), so a reader can
 make the same one with `tinygrad-rnn render --steps 8 -r 0.5 -o page.html`.
 """
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from tinygrad_rnn import viz  # noqa: E402
-from tinygrad_rnn.cli import run_task  # noqa: E402
+from tinygrad_rnn.demo import run_task  # noqa: E402
 
 DOCS = {  # the docs page: an RNN at T = 8 whose gradient vanishes, and the same at a larger radius
     "rnn_T8_rho0.5.html": dict(cell="rnn", steps=8, rho=0.5, level="op"),

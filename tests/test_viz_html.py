@@ -143,7 +143,7 @@ def test_the_docs_pages_replay_what_the_engine_computes_today(name):
     from pathlib import Path
 
     from scripts.interactive_pages import DOCS
-    from tinygrad_rnn.cli import run_task
+    from tinygrad_rnn.demo import run_task
     spec = DOCS[name]
     committed = embedded((Path(__file__).parent.parent / "docs" / "interactive" / name).read_text("utf-8"))
     loss, _ = run_task(spec["cell"], spec["steps"], rho=spec["rho"])

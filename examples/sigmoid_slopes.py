@@ -25,9 +25,9 @@ if __package__ in (None, ""):          # `python examples/sigmoid_slopes.py`: ma
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import tinygrad_rnn as tg
+from examples.figures import Figure, can_draw
 from tinygrad_rnn import analysis, nn
 
 RADII = (1.0, 2.0, 4.0, 6.0)           # ‖U‖₂ = ρ (U orthogonal, so ρ(U) = ‖U‖₂)
@@ -56,6 +56,26 @@ def main(argv=None) -> dict:
 
     measured = {f: {rho: products(f, rho, x, args.seed) for rho in RADII} for f in ("tanh", "sigmoid")}
     gamma = {f: analysis.GAMMA[f] for f in measured}
+    n = np.arange(T + 1)
+    if can_draw():
+        _plot(out / "sigmoid_slopes.png", measured, gamma, T)
+
+    result = {"T": T, "gamma": gamma,
+              "far": {f: {rho: float(measured[f][rho][-1]) for rho in RADII} for f in measured},
+              "bound_holds": all(np.all(measured[f][rho] <= (gamma[f] * rho) ** n * (1 + 1e-9))
+                                 for f in measured for rho in RADII)}
+    print(f"‖∂h_T/∂h_0‖ over T = {T} steps, U orthogonal with ‖U‖₂ = ρ(U):")
+    print("  ‖U‖₂    " + "".join(f"{rho:>10g}" for rho in RADII))
+    for f in measured:
+        print(f"  {f:8}" + "".join(f"{result['far'][f][rho]:>10.1e}" for rho in RADII)
+              + f"     bound (γ ‖U‖₂)^T with γ = {gamma[f]:g}")
+    print("the bound holds everywhere:", result["bound_holds"])
+    print(f"figure in {out}/sigmoid_slopes.png")
+    return result
+
+
+def _plot(path, measured, gamma, T):
+    """f'(a) for both nonlinearities; the measured products against the bound (γ‖U‖₂)^(T-k)."""
     a = np.linspace(-6, 6, 401)
     s = 1 / (1 + np.exp(-a))
 
@@ -83,20 +103,7 @@ def main(argv=None) -> dict:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="lower left", fontsize=8)
     ax1.set_ylabel("‖∂h_T/∂h_k‖₂")
-    fig.savefig(out / "sigmoid_slopes.png", dpi=110)
-
-    result = {"T": T, "gamma": gamma,
-              "far": {f: {rho: float(measured[f][rho][-1]) for rho in RADII} for f in measured},
-              "bound_holds": all(np.all(measured[f][rho] <= (gamma[f] * rho) ** n * (1 + 1e-9))
-                                 for f in measured for rho in RADII)}
-    print(f"‖∂h_T/∂h_0‖ over T = {T} steps, U orthogonal with ‖U‖₂ = ρ(U):")
-    print("  ‖U‖₂    " + "".join(f"{rho:>10g}" for rho in RADII))
-    for f in measured:
-        print(f"  {f:8}" + "".join(f"{result['far'][f][rho]:>10.1e}" for rho in RADII)
-              + f"     bound (γ ‖U‖₂)^T with γ = {gamma[f]:g}")
-    print("the bound holds everywhere:", result["bound_holds"])
-    print(f"figure in {out}/sigmoid_slopes.png")
-    return result
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":

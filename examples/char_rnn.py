@@ -352,7 +352,7 @@ def write_figures(out, model, data, p, h, history, seq_length) -> dict:
     T = min(10, len(data.ids) - p - 1)
     loss, _ = chunk_loss(model, data.ids[p:p + T], data.ids[p + 1:p + T + 1], h)
     loss.backward()
-    norms = viz.state_grad_norms(loss)
+    norms = tg.analysis.state_grad_norms(loss)
     print("‖∂E/∂h_t‖ over one chunk of", T, "steps:", " ".join(f"{n:.2e}" for n in norms))
     graph = viz.draw_graph(loss, level="cell", title=f"char-RNN, one chunk of {T} characters")
     try:

@@ -130,7 +130,7 @@ def main(argv=None) -> dict:
 
     # ---- the reservoir: fixed, ρ(U) < 1, never trained ----------------------
     cell = make_reservoir(n_units, rho)
-    rho_measured = nn.init.spectral_radius(cell.U)
+    rho_measured = tg.analysis.spectral_radius(cell.U)
     sigma_max = float(np.linalg.norm(cell.U.data, 2))             # ‖U‖₂: the guarantee needs < 1
     H = run_reservoir(cell, u).astype(np.float64)                # (T, N)
     train = slice(washout, washout + n_train)                    # drop the transient

@@ -165,7 +165,7 @@ def main(argv=None) -> dict:
                          "rel_all": relative(g["grads"], full["grads"]),
                          **cost(rnn, head, x, y, k, 1 if args.quick else 3)})
 
-    rho = tg.nn.init.spectral_radius(rnn.cells[0].U)
+    rho = tg.analysis.spectral_radius(rnn.cells[0].U)
     print(f"tanh RNN, H = {args.hidden}, ρ(U) = {rho:.2f}, B = {B}, T = {T}, E = {full['E']:.4f} "
           "(the same for every k)")
     print(f"{'k':>5} {'chunks':>7} {'rel. diff ∂E/∂U':>16} {'all params':>11} {'nodes/backward':>15} "

@@ -7,7 +7,7 @@ import pytest
 from helpers import PRINTED, assert_printed_norms, printed_norm_after
 from test_viz_nets import lstm_loss, node_by_label, parse_dot, rnn_loss
 
-from tinygrad_rnn import viz
+from tinygrad_rnn import analysis, viz
 
 
 def cells(nodes):
@@ -37,7 +37,7 @@ def test_rnn_cell_edges_carry_the_norm_of_dE_dh_t():
     for t in range(1, T + 1):
         assert_printed_norms([chain[box[t]]], [np.linalg.norm(hs[t - 1].grad)])
         assert_printed_norms([chain[box[t]]], [np.linalg.norm(by_hand[t - 1])])
-    norms = viz.state_grad_norms(E)
+    norms = analysis.state_grad_norms(E)
     # float64, sqrt(Σ g²) against np.linalg.norm's own summation: equal to ~1e-16
     np.testing.assert_allclose(norms, [np.linalg.norm(h.grad) for h in hs], rtol=1e-12, atol=0)
     assert norms[0] < norms[-1] / 10                        # ρ = 0.5: it vanishes backwards
@@ -115,7 +115,7 @@ def test_state_grad_norms_needs_named_states():
     import tinygrad_rnn as tg
     x = tg.Tensor(np.ones(2), requires_grad=True)
     with pytest.raises(ValueError, match="no tensor named 'h_t'"):
-        viz.state_grad_norms((x * 2).sum())
+        analysis.state_grad_norms((x * 2).sum())
 
 
 def test_two_truncated_bptt_chunks_of_one_layer_are_two_lanes_joined_by_a_cut():
@@ -135,7 +135,7 @@ def test_two_truncated_bptt_chunks_of_one_layer_are_two_lanes_joined_by_a_cut():
     cuts = [(s, d) for s, d, a in edges if "detach" in a.get("label", "")]
     assert cuts == [(box["rnn · t = 2"], box["rnn (2) · t = 1"])]
     chunk2 = rnn.states                                   # h_1, h_2 of the last call
-    np.testing.assert_allclose(viz.state_grad_norms(E, lane="rnn (2)"),    # float32 grads: norms of
+    np.testing.assert_allclose(analysis.state_grad_norms(E, lane="rnn (2)"),    # float32 grads: norms of
                                [np.linalg.norm(h.grad) for h in chunk2], rtol=1e-6, atol=0)  # ~10 terms
 
 

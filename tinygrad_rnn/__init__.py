@@ -5,7 +5,7 @@
     (x @ tg.Tensor(np.ones((3, 2)))).tanh().sum().backward()   # x.grad: (4, 3)
 """
 
-from . import interop, nn, optim, viz
+from . import analysis, interop, nn, optim, viz
 from .checkpoint import CheckpointError, load, save
 from .compile import CompileError, compile
 from .context import (
@@ -48,7 +48,7 @@ __all__ = [
     "no_grad", "enable_grad", "is_grad_enabled", "scope",
     "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
     "gradcheck", "GradcheckError", "GradcheckUndecidable", "ShapeError", "GraphError",
-    "InplaceModificationError", "AnomalyError", "manual_seed", "nn", "optim", "viz", "interop",
+    "InplaceModificationError", "AnomalyError", "manual_seed", "nn", "optim", "viz", "analysis", "interop",
     "save", "load", "CheckpointError", "compile", "CompileError",
     "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
 ]

@@ -37,6 +37,8 @@ seeds), not from the formula above: the formula is what the tests check it again
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .autograd import walk
@@ -47,17 +49,41 @@ GAMMA = {"tanh": 1.0, "relu": 1.0, "identity": 1.0, "linear": 1.0, "sigmoid": 0.
 """γ = max |f'|: the largest slope of each nonlinearity (σ' = σ(1 - σ) <= 1/4)."""
 
 
+# ---- the norm ------------------------------------------------------------------
+def norm(values, ord: float = 2.0) -> float:
+    """‖v‖_p of any array (a gradient, a list of norms), as a Python float: the one
+    norm the package computes (edge labels, the monitor, clipping, state norms).
+
+    Entrywise over the whole array (Frobenius for a matrix), in float64, and
+    without overflow: m · (Σ (|v|/m)^p)^(1/p) with m = max |v|, since 1e200² is
+    Inf. ord=inf gives max |v|. NaN in, NaN out; 0 for an empty array.
+    """
+    a = np.abs(np.asarray(values, dtype=np.float64))
+    m = float(a.max()) if a.size else 0.0        # NaN if any entry is NaN
+    if m == 0.0 or not math.isfinite(m) or math.isinf(ord):
+        return m
+    if ord == 2.0:
+        return m * math.sqrt(float(np.sum(np.square(a / m))))
+    return m * float(np.sum((a / m) ** ord)) ** (1.0 / ord)
+
+
 # ---- per-step gradient norms from a backward pass ----------------------------
-def state_grad_norms(states) -> np.ndarray:
+def state_grad_norms(states, name: str = "h_t", lane: str | None = None) -> np.ndarray:
     """‖∂E/∂h_t‖ for t = 1..T, read from the `.grad` that backward() left on each h_t.
 
-    `states`: a list [h_1, ..., h_T] of Tensors, or a sequence layer (its `.states`).
+    `states`: a list [h_1, ..., h_T] of Tensors, a sequence layer (its `.states`),
+    or the root of a graph (the loss): then the states are found in it, the last
+    tensor called `name` in each time step of layer `lane` ("rnn", or "rnn (2)"
+    for a second call of the same layer; default: the first one).
     The norm is over the whole (B, H) gradient (Frobenius). A state no gradient
     reached (e.g. one after the last loss term) counts as 0.
     """
-    if hasattr(states, "states"):
+    if isinstance(states, Tensor):
+        from .viz.graph import states_in_graph
+        states = states_in_graph(states, name, lane)
+    elif hasattr(states, "states"):
         states = states.states
-    return np.array([0.0 if h.grad is None else float(np.linalg.norm(h.grad)) for h in states])
+    return np.array([0.0 if h.grad is None else norm(h.grad) for h in states])
 
 
 def param_edge_grads(root: Tensor, param: Tensor) -> dict[str, np.ndarray]:
@@ -158,7 +184,10 @@ def eigenvalues(U) -> np.ndarray:
 
 def spectral_radius(U) -> float:
     """ρ(U) = max |λ_i(U)|: the rate at which U^n grows or shrinks (‖U^n‖^(1/n) -> ρ)."""
-    return float(np.abs(eigenvalues(U)[0]))
+    a = _matrix(U, "spectral_radius")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"spectral_radius: the matrix {a.shape} holds NaN or Inf")
+    return float(np.abs(eigenvalues(a)[0])) if a.size else 0.0
 
 
 def spectral_norm(U) -> float:
@@ -166,9 +195,12 @@ def spectral_norm(U) -> float:
     return float(np.linalg.norm(_matrix(U), ord=2))
 
 
-def _matrix(U) -> np.ndarray:
+def _matrix(U, fn: str = "analysis") -> np.ndarray:
     a = np.asarray(U.data if isinstance(U, Tensor) else U, dtype=np.float64)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        if fn == "spectral_radius":
+            raise ValueError(f"spectral_radius: needs a square matrix, got shape {a.shape}; "
+                             "only a recurrent matrix U (H, H) has eigenvalues")
         raise ValueError(f"analysis: a recurrent matrix must be square (H, H), got shape {a.shape}")
     return a
 

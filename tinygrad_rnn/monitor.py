@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .analysis import norm
+from .nn.module import parameters_of
 from .tensor import Tensor
 
 ACTIONS = ("warn", "raise", "ignore")
@@ -59,20 +61,11 @@ def _named(parameters) -> list[tuple[str, Tensor]]:
         return list(parameters.named_parameters())
     if isinstance(parameters, dict):
         return list(parameters.items())
-    items = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    items = parameters_of(parameters)
     if all(isinstance(p, tuple) and len(p) == 2 for p in items):
         return items
     names = [p.name for p in items]          # "W" twice (two cells): number them
     return [(n if names.count(n) == 1 else f"{i}:{n}", p) for i, (n, p) in enumerate(zip(names, items))]
-
-
-def _norm(values) -> float:
-    """The 2-norm without overflow: m · sqrt(Σ (v/m)²) with m = max |v| (1e200² is Inf)."""
-    a = np.abs(np.asarray(values, dtype=np.float64))
-    m = a.max() if a.size else 0.0             # NaN if any entry is NaN
-    if m == 0.0 or not np.isfinite(m):
-        return float(m)
-    return float(m * np.sqrt(np.sum((a / m) ** 2)))
 
 
 class GradientMonitor:
@@ -102,8 +95,8 @@ class GradientMonitor:
         if not grads:
             raise RuntimeError(f"GradientMonitor.check(): none of the {len(self.params)} parameters has "
                                "a gradient; call it after loss.backward() and before zero_grad()")
-        norms = {name: _norm(g) for name, g in grads}
-        total = _norm(list(norms.values()))
+        norms = {name: norm(g) for name, g in grads}
+        total = norm(list(norms.values()))
         exploded = not math.isfinite(total) or total > self.threshold
         culprits, message = (), ""
         if exploded:

@@ -31,6 +31,7 @@ import numbers
 import numpy as np
 
 from .errors import ShapeError
+from .nn.module import parameters_of
 from .tensor import Tensor
 
 _LR_HINT = "; lr is the step size in p <- p - lr·g: a small positive number, e.g. 0.1 for SGD, 1e-3 for Adam"
@@ -113,12 +114,10 @@ class Optimizer:
         object.__setattr__(self, "defaults", self._checked(defaults, "", hint=_LR_HINT))
         self.param_groups: list[ParamGroup] = []
         self.state: dict[Tensor, dict] = {}
-        if hasattr(params, "parameters"):              # a Module
-            params = params.parameters()
         if isinstance(params, (set, frozenset)):
             raise TypeError(f"{name}: params is a set, whose order changes between runs; "
                             "pass a list (model.parameters())")
-        groups = [params] if isinstance(params, Tensor) else list(params)
+        groups = parameters_of(params)                 # a Module, a Tensor, or a list (of groups)
         if not groups:
             raise ValueError(f"{name}: got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -154,7 +153,7 @@ class Optimizer:
             raise TypeError(f"{name}: a parameter group is a dict with a 'params' key, got "
                             f"{type(group).__name__}")
         params = group["params"]
-        params = [params] if isinstance(params, Tensor) else list(params)
+        params = parameters_of(params)
         i0 = len(self.params)
         seen = {id(p): i for i, p in enumerate(self.params)}
         for i, p in enumerate(params, start=i0):

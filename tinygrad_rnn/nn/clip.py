@@ -16,15 +16,13 @@ import math
 
 import numpy as np
 
+from ..analysis import norm
 from ..tensor import Tensor
+from .module import parameters_of
 
 
 def _params(parameters) -> list[Tensor]:
-    if hasattr(parameters, "parameters"):            # a Module
-        parameters = parameters.parameters()
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    return [p for p in parameters if p.grad is not None]
+    return [p for p in parameters_of(parameters) if p.grad is not None]
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
@@ -46,13 +44,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     params = _params(parameters)
     if not params:
         return 0.0
-    if math.isinf(norm_type):
-        norms = [np.max(np.abs(p.grad)) if p.grad.size else 0.0 for p in params]
-        total = float(np.max(norms))
-    else:
-        norms = [np.sum(np.abs(p.grad.astype(np.float64)) ** norm_type) ** (1 / norm_type)
-                 for p in params]
-        total = float(np.sum(np.array(norms) ** norm_type) ** (1 / norm_type))
+    total = norm([norm(p.grad, norm_type) for p in params], norm_type)   # ‖(‖g_1‖, ‖g_2‖, ...)‖ = ‖g‖
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total gradient norm of order {norm_type} over "
                            f"{len(params)} parameters is {total}, so it cannot be clipped. Find "

@@ -18,8 +18,11 @@ cannot hold exactly is refused rather than truncated.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from .. import analysis
 from ..random import generator
 from ..tensor import Tensor
 from .checks import number
@@ -140,14 +143,10 @@ def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
 
 
 def spectral_radius(U) -> float:
-    """ρ(U) = max |λ_i(U)|, the largest eigenvalue modulus of a square matrix."""
-    a = np.asarray(U.data if isinstance(U, Tensor) else U, dtype=np.float64)
-    if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError(f"spectral_radius: needs a square matrix, got shape {a.shape}; "
-                         "only a recurrent matrix U (H, H) has eigenvalues")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"spectral_radius: the matrix {a.shape} holds NaN or Inf")
-    return float(np.max(np.abs(np.linalg.eigvals(a))))
+    """Deprecated: the measurement lives in `tg.analysis.spectral_radius`."""
+    warnings.warn("nn.init.spectral_radius moved to tg.analysis.spectral_radius", DeprecationWarning,
+                  stacklevel=2)
+    return analysis.spectral_radius(U)
 
 
 def spectral_radius_(U: Tensor, rho: float) -> Tensor:
@@ -169,7 +168,7 @@ def spectral_radius_(U: Tensor, rho: float) -> Tensor:
     _tensor(U, "spectral_radius_", random=True)
     if U.size == 0 and U.ndim == 2 and U.shape[0] == U.shape[1]:
         return U                                # the 0 x 0 matrix: nothing to scale
-    current = spectral_radius(U)
+    current = analysis.spectral_radius(U)
     if current == 0.0:
         raise ValueError(f"init.spectral_radius_: U {U.shape} has spectral radius 0 (a zero or "
                          "nilpotent matrix), so no scaling can reach rho; initialise it first "

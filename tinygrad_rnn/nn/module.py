@@ -147,6 +147,17 @@ class Module:
         return ""
 
 
+def parameters_of(parameters) -> list:
+    """What "a Module or some parameters" means wherever one is accepted (optimizers,
+    clipping, the gradient monitor): a Module's `parameters()`, one Tensor as
+    ``[it]``, anything else (a list, a generator) as a list."""
+    if hasattr(parameters, "parameters"):               # a Module (or anything shaped like one)
+        return parameters.parameters()
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    return list(parameters)
+
+
 def _is_parameter(name: str, value) -> bool:
     if isinstance(value, Parameter):
         return True

@@ -7,62 +7,21 @@
 
 Graphviz (the Python package and the `dot` program) is needed only to lay the
 picture out; importing this module does not import it.
+
+This file is the package's face only. Where things are: graph.py (the op-level
+Picture), cell.py (one box per time step), draw.py (Graphviz layout and files),
+dot.py (DOT text), html.py (the replay page), labels.py and plot.py. The
+measurements (‖∂E/∂h_t‖ and the norm itself) live in `tg.analysis`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import warnings
 
-from .cell import cell_picture, elide_steps
+from .draw import FORMATS, draw_graph, picture, write
 from .errors import GraphTooLargeError, GraphvizNotFoundError
-from .graph import is_folded, op_picture, reading_order, time_steps, walk
-from .labels import fmt_norm, norm
-
-FORMATS = ("svg", "png", "pdf", "dot", "gv")
-
-
-def draw_graph(root, level: str = "op", *, elide: int | None = None, max_nodes: int = 250,
-               title: str | None = None, legend: bool = True):
-    """The graph that made `root` as a graphviz.Digraph.
-
-    level="op": every tensor a node, every op argument an edge; time steps are
-    clusters; a parameter is drawn once, with one edge into each step that uses
-    it. level="cell": one box per time step, edges carrying h_t (and C_t).
-    elide=k keeps the first and last k steps and draws the middle as one node.
-    After backward(), each edge is labelled ‖gradient along it‖ and coloured on
-    a log scale; before it, the graph is drawn without numbers.
-    """
-    pic = picture(root, level, elide, max_nodes)
-    try:
-        from .dot import to_digraph
-    except ImportError as e:
-        raise ImportError("draw_graph needs the graphviz Python package: pip install graphviz "
-                          "(and the Graphviz program: apt-get install graphviz)") from e
-    return to_digraph(pic, title=title, legend=legend)
-
-
-def picture(root, level: str = "op", elide: int | None = None, max_nodes: int = 250):
-    """The Picture (nodes, edges, ids) that draw_graph lays out and to_html replays."""
-    if level not in ("op", "cell"):
-        raise ValueError(f"draw_graph: level must be 'op' or 'cell', got {level!r}")
-    if elide is not None and (not isinstance(elide, int) or elide < 1):
-        raise ValueError(f"draw_graph: elide must be a positive int (steps kept at each end), got {elide!r}")
-    if level == "op" and not elide:
-        _check_size(sum(1 for t in walk(root) if not is_folded(t)), max_nodes, level)
-    pic = op_picture(root) if level == "op" else cell_picture(root)
-    if elide:
-        pic = elide_steps(pic, elide)
-    _check_size(len(pic.nodes), max_nodes, level)
-    return pic
-
-
-def _check_size(n: int, max_nodes: int, level: str) -> None:
-    if n > max_nodes:
-        hint = "level='cell' (one box per time step) or " if level == "op" else ""
-        raise GraphTooLargeError(
-            f"draw_graph: the {level}-level graph has {n} nodes, more than max_nodes={max_nodes}; "
-            f"Graphviz would take minutes to lay it out. Draw it with {hint}elide=k (only the first "
-            f"and last k time steps, e.g. elide=3), or raise max_nodes if you want every node.")
+from .graph import is_folded, reading_order, time_steps, walk  # noqa: F401  (importable as before)
+from .labels import fmt_norm, norm  # noqa: F401
 
 
 def to_html(root, path=None, level: str = "op", **kwargs):
@@ -77,44 +36,12 @@ def interactive(root, level: str = "op", **kwargs):
     return page(root, level, **kwargs)
 
 
-def write(graph, path) -> Path:
-    """Write `graph` to `path`, the format taken from the extension (svg, png, pdf, dot, gv).
-
-    .dot and .gv write the DOT source and need no Graphviz program.
-    """
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").lower()
-    if fmt not in FORMATS:
-        raise ValueError(f"write: cannot tell the format of {str(path)!r}; use one of the extensions "
-                         + ", ".join("." + f for f in FORMATS))
-    if fmt in ("dot", "gv"):
-        path.write_text(graph.source, encoding="utf-8")
-    else:
-        from .dot import explain_missing_dot
-        with explain_missing_dot():
-            path.write_bytes(graph.pipe(format=fmt))
-    return path
-
-
 def state_grad_norms(root, name: str = "h_t", lane: str | None = None) -> list[float]:
-    """‖∂E/∂h_t‖ for t = 1 … T (the last tensor called `name` in each time step).
-
-    `lane` picks a layer by its scope name ("rnn", "lstm", or "rnn (2)" for a
-    second call of the same layer); default: the first one. A step whose state
-    got no gradient gives 0.0.
-    """
-    tensors = reading_order(root)
-    steps = time_steps(tensors)
-    found = {}
-    for t in tensors:
-        step = steps.get(id(t))
-        if t.name == name and step and (lane is None or step[0] == lane):
-            lane = step[0]
-            found[step[1]] = norm(t.grad) if t.grad is not None else 0.0
-    if not found:
-        raise ValueError(f"state_grad_norms: no tensor named {name!r} inside a time-step scope "
-                         "(e.g. tg.scope('rnn/t=1')) in this graph")
-    return [found[t] for t in sorted(found)]
+    """Deprecated: use ``tg.analysis.state_grad_norms(root, name, lane)`` (the same numbers)."""
+    warnings.warn("viz.state_grad_norms moved to tg.analysis.state_grad_norms, which takes a graph "
+                  "root, a layer or a list of states", DeprecationWarning, stacklevel=2)
+    from ..analysis import state_grad_norms as measure
+    return [float(n) for n in measure(root, name, lane)]
 
 
 def plot_gradient_flow(runs, path=None, title: str | None = None, name: str = "h_t"):
@@ -123,5 +50,5 @@ def plot_gradient_flow(runs, path=None, title: str | None = None, name: str = "h
     return plot(runs, path, title, name)
 
 
-__all__ = ["draw_graph", "to_html", "interactive", "write", "state_grad_norms", "plot_gradient_flow",
-           "GraphTooLargeError", "GraphvizNotFoundError", "fmt_norm", "FORMATS"]
+__all__ = ["draw_graph", "picture", "to_html", "interactive", "write", "state_grad_norms",
+           "plot_gradient_flow", "GraphTooLargeError", "GraphvizNotFoundError", "fmt_norm", "FORMATS"]

@@ -161,6 +161,23 @@ def reading_order(root) -> list:
     return sorted((t for t in walk(root) if not is_folded(t)), key=_time_key)
 
 
+def states_in_graph(root, name: str = "h_t", lane: str | None = None) -> list:
+    """h_1 .. h_T found in the graph: the last tensor called `name` in each time step
+    of layer `lane` ("rnn", or "rnn (2)" for a second call; default: the first one)."""
+    tensors = reading_order(root)
+    steps = time_steps(tensors)
+    found = {}
+    for t in tensors:
+        step = steps.get(id(t))
+        if t.name == name and step and (lane is None or step[0] == lane):
+            lane = step[0]
+            found[step[1]] = t
+    if not found:
+        raise ValueError(f"state_grad_norms: no tensor named {name!r} inside a time-step scope "
+                         "(e.g. tg.scope('rnn/t=1')) in this graph")
+    return [found[k] for k in sorted(found)]
+
+
 def time_steps(tensors) -> dict[int, tuple[str, int]]:
     """{id(tensor): (lane, t)} for every tensor made inside a time step.
 

@@ -10,17 +10,14 @@ import re
 
 import numpy as np
 
+from ..analysis import norm  # noqa: F401  (the one norm; viz labels its edges with it)
+
 _STEP = re.compile(r"t=(\d+)")
 
 
 def fmt_norm(x: float) -> str:
     """‖g‖ as printed on an edge: 3 significant digits, scientific notation."""
     return f"{x:.2e}"
-
-
-def norm(arr) -> float:
-    """The Euclidean (Frobenius) norm of a gradient, as a Python float."""
-    return float(np.sqrt(np.sum(np.square(arr, dtype=np.float64))))
 
 
 def stats(arr) -> str:

@@ -164,12 +164,16 @@ def test_gradcheck_new_paths(model, options):
     assert tg.gradcheck(loss, [x, h0] + [p.data for _, p in named])
 
 
+@pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("level", ["op", "cell"])
-def test_a_bidirectional_graph_draws_both_directions(level):
-    rnn = nn.RNN(D, H, bidirectional=True, dtype=np.float64)
+def test_a_bidirectional_graph_draws_both_directions(level, num_layers):
+    """Two lanes, rnn and rnn/reverse, each one group (no 'rnn (2)': each lane reads its own x_t
+    and its own [h_t→, h_t←])."""
+    rnn = nn.RNN(D, H, num_layers, bidirectional=True, dropout=0.5 * (num_layers - 1), dtype=np.float64)
     outputs, _ = rnn(np.random.default_rng(0).normal(size=(1, 3, D)))
     loss = (outputs * outputs).sum()
     loss.backward()
     source = tg.viz.draw_graph(loss, level=level).source
     for t in (1, 2, 3):                   # one lane per direction, every step in each
         assert f"rnn · t = {t}" in source and f"rnn/reverse · t = {t}" in source
+    assert "(2)" not in source

@@ -95,8 +95,14 @@ class Dropout(Module):
             return x
         if self.p == 1.0:
             return x * 0.0
-        keep = generator().random(x.shape) >= self.p
-        return x * (keep / (1.0 - self.p)).astype(x.dtype)
+        return x * self.mask(x.shape, x.dtype)
+
+    def mask(self, shape, dtype) -> np.ndarray:
+        """What forward multiplies by: m / (1 - p), m_i ~ Bernoulli(1 - p) (0 where p = 1)."""
+        if self.p == 1.0:
+            return np.zeros(shape, dtype)
+        keep = generator().random(shape) >= self.p
+        return (keep / (1.0 - self.p)).astype(dtype)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

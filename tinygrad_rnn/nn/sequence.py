@@ -55,6 +55,12 @@ from .module import Module
 STATE_LAYOUTS = ("course", "torch")
 
 
+def _joined(h_t: list[Tensor], mask) -> Tensor:
+    """h_t of one direction, or both side by side [h_t→, h_t←]; times the dropout mask if any."""
+    inp = h_t[0] if len(h_t) == 1 else cat(h_t, axis=-1).named("[h_t→, h_t←]")   # (B, H·dirs)
+    return inp if mask is None else (inp * mask).named("dropout")
+
+
 class _Recurrent(Module):
     """What RNN, LSTM and GRU share: the cells, the loop, input and state checks, `states`."""
 
@@ -91,13 +97,13 @@ class _Recurrent(Module):
         self._refs = self._reverse_refs = None          # weak references to the last pass's states
 
     # ---- the loop ---------------------------------------------------------
-    def _run(self, cell, xs: list[Tensor], state: tuple, lane: str, reverse: bool) -> list[tuple]:
+    def _run(self, cell, xs: list[Tensor], state: tuple, l: int, reverse: bool) -> list[tuple]:
         """The recurrence, once: state_t = cell(x_t, state_{t-1}) for t = 1..T (T..1 reversed).
         `state` is a tuple, (h,) or (h, C); returns the state of every step, indexed by t - 1."""
         T = len(xs)
         out = [None] * T
         for t in (range(T, 0, -1) if reverse else range(1, T + 1)):
-            with scope(lane.format(t=t)):
+            with scope(self._scope(t, reverse, l)):
                 state = cell.step(xs[t - 1], state)               # (B, H) each
             out[t - 1] = state
         return out
@@ -105,20 +111,22 @@ class _Recurrent(Module):
     def forward(self, x, state=None):
         x, batched = self._check_input(x)                         # (B, T, D) or (T, B, D)
         time_axis = 1 if self.batch_first or not batched else 0
+        T = x.shape[time_axis]
         initial = self._initial_states(state, x, batched)         # L·dirs tuples of (B, H)
-        xs = []                                                   # x_1 .. x_T, each (B, D)
-        for t in range(1, x.shape[time_axis] + 1):
-            with scope(f"{self.name}/t={t}"):
-                xs.append((x[:, t - 1] if time_axis == 1 else x[t - 1]).named("x_t"))
-        finals, directions = [], [(self.cells, False), (self.reverse_cells, True)][:self.num_directions]
+        directions = [(self.cells, False), (self.reverse_cells, True)][:self.num_directions]
+        xs = []                                                   # per direction: x_1 .. x_T, (B, D) each
+        for _, reverse in directions:                             # each lane reads its own x_t
+            xs.append([self._in_step(t, reverse, lambda t=t: (x[:, t - 1] if time_axis == 1
+                                                              else x[t - 1]).named("x_t"))
+                       for t in range(1, T + 1)])
+        finals = []
         for l in range(self.num_layers):
             seqs = []                                             # per direction: the states of every step
             for d, (cells, reverse) in enumerate(directions):
-                seqs.append(self._run(cells[l], xs, initial[l * self.num_directions + d],
-                                      self._lane(l, reverse), reverse))
+                seqs.append(self._run(cells[l], xs[d], initial[l * self.num_directions + d], l, reverse))
                 finals.append(seqs[-1][0 if reverse else -1])      # after reading the whole sequence
             if l < self.num_layers - 1:
-                xs = [self._next_input(t, [seq[t - 1][0] for seq in seqs]) for t in range(1, len(xs) + 1)]
+                xs = self._next_inputs([[step[0] for step in seq] for seq in seqs])
         self._refs = [tuple(weakref.ref(s) for s in step) for step in seqs[0]]
         self._reverse_refs = [tuple(weakref.ref(s) for s in step) for step in seqs[1]] \
             if self.bidirectional else None
@@ -130,16 +138,28 @@ class _Recurrent(Module):
             outputs = outputs[0]                                  # (T, H·dirs)
         return outputs, self.cells[0].from_tuple(result)
 
-    def _lane(self, l: int, reverse: bool) -> str:
-        """The scope of one step, with '{t}' to fill: 'rnn/t={t}', 'rnn/reverse/t={t}/layer=1'."""
+    def _scope(self, t: int, reverse: bool, l: int | None = None) -> str:
+        """Where step t runs: 'rnn/t=3', 'rnn/t=3/layer=1', 'rnn/reverse/t=3/layer=1'. The
+        backward direction is a lane of its own ('rnn/reverse'), so pictures draw it as one."""
         lane = f"{self.name}/reverse" if reverse else self.name
-        return lane + "/t={t}" + (f"/layer={l}" if self.num_layers > 1 else "")
+        return f"{lane}/t={t}" + (f"/layer={l}" if l is not None and self.num_layers > 1 else "")
 
-    def _next_input(self, t: int, h_t: list[Tensor]) -> Tensor:
-        """Layer l+1's input at step t: layer l's h_t (both directions side by side), with dropout."""
-        with scope(f"{self.name}/t={t}"):
-            inp = h_t[0] if len(h_t) == 1 else cat(h_t, axis=-1).named("[h_t→, h_t←]")  # (B, H·dirs)
-            return Dropout(self.dropout)(inp) if self.training and self.dropout > 0 else inp
+    def _in_step(self, t: int, reverse: bool, make):
+        with scope(self._scope(t, reverse)):
+            return make()
+
+    def _next_inputs(self, h: list[list[Tensor]]) -> list[list[Tensor]]:
+        """Layer l+1's inputs: layer l's h_t (both directions side by side), per direction.
+        In training, dropout multiplies h_t by one mask per step, shared by both directions."""
+        drop = Dropout(self.dropout) if self.training and self.dropout > 0 else None
+        out = [[] for _ in h]
+        for t in range(1, len(h[0]) + 1):
+            h_t = [seq[t - 1] for seq in h]                       # (B, H) per direction
+            width = sum(s.shape[-1] for s in h_t)
+            mask = drop.mask((h_t[0].shape[0], width), h_t[0].dtype) if drop else None  # (B, H·dirs)
+            for d, reverse in enumerate((False, True)[:len(h)]):
+                out[d].append(self._in_step(t, reverse, lambda: _joined(h_t, mask)))
+        return out
 
     # ---- the states of the last forward pass -----------------------------
     @property

@@ -558,6 +558,8 @@ CONVENTIONS = {
     "const-0-base": (lambda b: (Tensor(np.zeros(3)) ** b).sum(),
                      lambda b: (torch.zeros(3, dtype=torch.float64) ** b).sum(), [[0.0, 1.0, 2.0]]),
     "0**0.5": (lambda a: (a ** 0.5).sum(), lambda a: (a ** 0.5).sum(), [[0.0, 4.0]]),
+    "abs-composed-at-0": (lambda x: (x.relu() + (-x).relu()).sum(), lambda x: x.abs().sum(),
+                          [[0.0, -2.0, 3.0]]),
 }
 
 
@@ -579,10 +581,58 @@ def test_max_along_an_axis_shares_ties_where_torch_max_dim_picks_one():
 
 
 # ---- the table in docs/errors.md -----------------------------------------------------------------
-SIZES, CKPT, CONTEXT, DTYPES, EMPTY, CHECKS = ("Degenerate sizes and hyperparameters", "Checkpoints",
-                                               "Context managers", "Dtypes", "Empty tensors",
-                                               "gradcheck")
+SIZES, CKPT, DTYPES, CHECKS, GRAPH = ("Degenerate sizes and hyperparameters", "Checkpoints", "Dtypes",
+                                      "gradcheck", "Views, .data and the graph")
+
+
+def _write_through_view():
+    c = Tensor(np.ones((2, 2)))
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    y = (c.T @ w).sum()
+    c.data -= 1
+    y.backward()
+
+
+def _write_through_detach():
+    x = Tensor(np.array([0.5, 1.5, 2.5]), requires_grad=True)
+    h = x.tanh()
+    y = (h * 1).sum()
+    h.detach().data += 1
+    y.backward()
+
+
+def _rnn_input_normalised_in_place():
+    tg.manual_seed(0)
+    rnn = nn.RNN(3, 4, dtype=np.float64)
+    x = Tensor(np.random.default_rng(0).normal(size=(2, 6, 3)), name="x")
+    outputs, _ = rnn(x)
+    loss = (outputs ** 2).mean()
+    x.data -= x.data.mean()
+    loss.backward()
+
+
+def _int_tensor_fraction():
+    t = Tensor(np.array([1, 2, 3]))
+    t.data = np.array([0.5, 1.5, 2.5])
 CASES = [
+    Case("view-write", GRAPH, "`y = (c.T @ w).sum(); c.data -= 1; y.backward()`", _write_through_view,
+         tg.InplaceModificationError, ("matmul", "'transpose'", "(2, 2)", "view"),
+         "Write after backward(), or run the forward pass again"),
+    Case("detach-write", GRAPH, "`h.detach().data += 1` between the forward pass and backward()",
+         _write_through_detach, tg.InplaceModificationError, ("mul", "'tanh'", "(3,)", "detach"),
+         "`h.detach()` shares h's memory: copy it (`h.detach().data.copy()`) to change values"),
+    Case("rnn-input-in-place", GRAPH, "normalising an RNN's input in place (`x.data -= mean`) "
+         "after the forward pass", _rnn_input_normalised_in_place, tg.InplaceModificationError,
+         ("rnn/t=6", "'x_t'", "(2, 3)"), "Normalise before the forward pass"),
+    Case("requires-grad-result", GRAPH, "`h.requires_grad_(False)` on h = x.tanh()",
+         lambda: (Tensor(np.ones(3), requires_grad=True).tanh()).requires_grad_(False), RuntimeError,
+         ("tanh", "not a leaf", "(3,)", "detach"), "Use `h.detach()`"),
+    Case("data-fraction-into-int", GRAPH, "`t.data = np.array([0.5, 1.5, 2.5])` on an int64 tensor",
+         _int_tensor_fraction, TypeError, ("float64", "int64", "(3,)"),
+         "Round explicitly, or make a float tensor"),
+    Case("astype-complex", GRAPH, "`x.astype(np.complex128)`",
+         lambda: Tensor(np.ones(2)).astype(np.complex128), TypeError, ("astype", "complex128"),
+         "The engine holds real numbers only"),
     Case("rnn-hidden-0", SIZES, "`nn.RNN(3, 0)`", lambda: nn.RNN(3, 0), ValueError,
          ("RNN", "hidden_size", ">= 1", "0"), "A recurrent layer needs at least one unit (as PyTorch)"),
     Case("linear-float", SIZES, "`nn.Linear(2.5, 3)`", lambda: nn.Linear(2.5, 3), TypeError,

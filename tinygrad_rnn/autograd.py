@@ -12,13 +12,14 @@ consumer of a tensor is newer than the tensor. `walk` collects the graph and
 sorts it by creation time; backward reads that list from the newest end.
 
 A weight shared by every time step is one leaf with one edge per use; the
-shares add up in `_pending` before the weight is reached, which is BPTT's
+shares add up (in `backward`'s `pending`) before the weight is reached, which is BPTT's
 ∂E/∂U = Σ_t (the term of step t).
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 
 import numpy as np
 
@@ -28,9 +29,10 @@ from .errors import GraphError, InplaceModificationError, graph_reused, written_
 from .ops import unbroadcast
 
 # One clock ticks at every event: a tensor being made (its `_tick`), or a
-# `.data` written (the writer's `_written_at`, and `LAST_WRITE`).
+# `.data` written (the counter of its memory, shared by its views, and `LAST_WRITE`).
 TICK = itertools.count()
 LAST_WRITE = [-1]                   # tick of the latest `.data` write anywhere
+_GRAD_LOCK = threading.Lock()       # threads may run backward() on one graph: one .grad update at a time
 
 
 def walk(root, needs_grad: bool = False) -> list:
@@ -44,7 +46,7 @@ def walk(root, needs_grad: bool = False) -> list:
     seen, stack = {root}, [root]
     while stack:
         for p in stack.pop()._parents:
-            if p not in seen and (p.requires_grad or not needs_grad):
+            if p not in seen and (p._requires_grad or not needs_grad):
                 seen.add(p)
                 stack.append(p)
     return sorted(seen, key=_creation_time)
@@ -63,39 +65,40 @@ def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
     """
     record, anomaly = _RECORD_EDGES.get(), _ANOMALY.get()
     order = walk(root, needs_grad=True)
-    root._pending = seed
-    try:
-        for node in reversed(order):                # newest first: consumers before their inputs
-            if node._op is not None and (node._graph_used or node._tick < LAST_WRITE[0]):
-                check_graph_usable(node)            # used by an earlier backward? an input written since?
-            g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
-            if anomaly:
-                check_finite(g, f"the gradient summed at '{node.name}'", node)
+    # The shares arriving at each tensor (keyed by creation tick) belong to this call, not
+    # to the tensors: two threads may walk one graph (retain_graph=True) at the same time.
+    pending = {root._tick: seed}
+    for node in reversed(order):                    # newest first: consumers before their inputs
+        if node._op is not None and (node._graph_used or node._tick < LAST_WRITE[0]):
+            check_graph_usable(node)                # used by an earlier backward? an input written since?
+        g = _dense(pending.pop(node._tick))         # Σ of the shares sent to it: ∂E/∂node
+        if anomaly:
+            check_finite(g, f"the gradient summed at '{node.name}'", node)
+        with _GRAD_LOCK:
             node.grad = g if node.grad is None else node.grad + g
-            if node._op is None:
-                continue                            # a leaf: nothing to send on
-            xs = [p._data for p in node._parents]
-            shares = []
-            for i, p in enumerate(node._parents):
-                share = None
-                if p.requires_grad:
-                    share = node._op.vjp(i, g, node._data, xs, node._params)   # ∂E/∂x_i
-                    if share.shape != xs[i].shape:
-                        share = unbroadcast(share, xs[i].shape)
-                    if share.dtype != xs[i].dtype:
-                        share = share.astype(xs[i].dtype)
-                    if anomaly:
-                        check_finite(share, f"backward of {node._op.name}", node, *node._parents,
-                                     grad_of=(p, g))
-                    # a new array, never in place: each share is an edge's record
-                    p._pending = share if p._pending is None else p._pending + share
-                shares.append(share)
-            node.edge_grads = tuple(shares) if record else None
-            node._graph_used = not retain_graph
-    except BaseException:
-        for node in order:                          # leave no half-summed shares behind
-            node._pending = None
-        raise
+        if node._op is None:
+            continue                                # a leaf: nothing to send on
+        xs = [p._data for p in node._parents]
+        shares = []
+        for i, p in enumerate(node._parents):
+            share = None
+            if p._requires_grad:
+                share = node._op.vjp(i, g, node._data, xs, node._params)   # ∂E/∂x_i
+                if share.shape != xs[i].shape:
+                    share = unbroadcast(share, xs[i].shape)
+                if share.dtype != xs[i].dtype:
+                    share = share.astype(xs[i].dtype)
+                elif type(share) is np.ndarray and (share is g or share.base is not None):
+                    share = share.copy()            # g itself (add) or a view of it: p owns its .grad
+                if anomaly:
+                    check_finite(share, f"backward of {node._op.name}", node, *node._parents,
+                                 grad_of=(p, g))
+                # a new array, never in place: each share is an edge's record
+                before = pending.get(p._tick)
+                pending[p._tick] = share if before is None else before + share
+            shares.append(share)
+        node.edge_grads = tuple(shares) if record else None
+        node._graph_used = not retain_graph
     root._visits = [node._tick for node in reversed(order)] if record else None  # for viz.to_html's replay
 
 

@@ -125,6 +125,7 @@ class _Tape:
         self.effects = []                 # (object, {attribute: value}) to set again at each replay
         self.arg_of = {}                  # id(array) -> argument index, for every array argument
         self.made_from = {}               # id(leaf data) -> argument index (Tensor(arg) copies)
+        self.copied_from = {}             # id(leaf data) -> id(the array Tensor(...) copied)
         self.keep = []                    # keeps those arrays alive, so their ids stay unique
         self.arg_buffers = {}             # (address, size, dtype) -> argument index
         for i, a in enumerate(args):
@@ -142,7 +143,11 @@ class _Tape:
         self.effects.append((obj, {a: getattr(obj, a) for a in attrs}))
 
     def array(self, src, arr):
-        """Tensor(src) made the array `arr`: remember it if src is an argument."""
+        """Tensor(src) made the array `arr` (a copy): remember it if src is an argument,
+        and which array it copied (a tensor computed inside fn cannot be followed)."""
+        if isinstance(src, np.ndarray):
+            self.copied_from[id(arr)] = id(src)
+            self.keep += [arr, src]
         i = self.arg_of.get(id(src))
         if i is not None:
             self.made_from[id(arr)] = i
@@ -239,7 +244,7 @@ class _Program:
                                        "and backward only, and update the parameters outside")
                 self.sources.append((s, "live", t))
             else:
-                if id(t._data) in made_here:
+                if id(t._data) in made_here or tape.copied_from.get(id(t._data)) in made_here:
                     raise CompileError(f"tg.compile: a Tensor '{t.name}' (shape {t.shape}) was made "
                                        "from the values of a tensor computed inside fn; a replay "
                                        "cannot follow that. Use .detach() or ops on the tensor itself")

@@ -65,8 +65,16 @@ def graph_reused(op: str, scope: str) -> str:
 
 def written_in_place(op: str, scope: str, name: str, shape, is_output: bool) -> str:
     return (f"backward of {op}{where(scope)}: its {'output' if is_output else 'input'} '{name}' "
-            f"(shape {shape}) was modified in place after the forward pass, so the gradient would "
+            f"(shape {shape}) was modified in place after the forward pass (through it, or a tensor "
+            "sharing its memory: a view such as x.T or x[:, t], or x.detach()), so the gradient would "
             "be wrong. Update parameters after backward() (optimizer.step()), or run the forward pass again")
+
+
+def non_leaf_requires_grad(name: str, op: str, shape, scope: str) -> str:
+    """requires_grad_(False) (or .requires_grad = False) on a tensor an op made."""
+    return (f"requires_grad_: '{name}' (shape {shape}){where(scope)} is the result of {op}, not a "
+            "leaf; only a leaf's requires_grad can change (switching it off here would silently "
+            "cut the gradient behind it). Use .detach() for a tensor cut from the graph")
 
 
 def dtypes_do_not_fit(op: str, shapes, dtypes, error, scope: str) -> str:

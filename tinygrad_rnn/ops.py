@@ -212,6 +212,8 @@ reshape = Op("reshape", lambda x, shape: x.reshape(shape), (
 transpose = Op("transpose", lambda x, axes: x.transpose(axes), (
     lambda g, y, x, axes: g.transpose(np.argsort(axes)),))  # undo the permutation
 getitem = Op("getitem", lambda x, index: x[index], (_getitem_vjp,))
+astype = Op("astype", lambda x, dtype: x.astype(dtype), (
+    lambda g, y, x, dtype: g.astype(x.dtype),))            # a cast's Jacobian is I: cast g back
 cat = Op("cat", lambda *xs, axis: np.concatenate(xs, axis=axis), (_cat_vjp,), variadic=True)
 stack = Op("stack", lambda *xs, axis: np.stack(xs, axis=axis), (_stack_vjp,), variadic=True)
 

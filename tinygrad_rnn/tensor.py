@@ -22,6 +22,7 @@ from .errors import (
     dtypes_do_not_fit,
     inputs_do_not_fit,
     no_graph,
+    non_leaf_requires_grad,
     nonscalar_root,
     seed_shape,
     where,
@@ -32,9 +33,14 @@ from .torch_methods import Size, TorchMethods
 # - Creation order is a topological order (an op's inputs exist before it), so
 #   backward() visits nodes newest first and reaches each only after all its
 #   consumers.
-# - In-place detection (PyTorch's version counters, simplified): writing `t.data`
-#   stamps `t._written_at` with a fresh tick. If an input's stamp is newer than the
-#   op that read it, that op's VJP would use the wrong values, so backward() refuses.
+# - In-place detection (PyTorch's version counters): writing `t.data` stamps the
+#   counter of t's memory with a fresh tick. A view (x[:, t], x.T, a reshape,
+#   x.detach()) shares the counter of the tensor it views, as in PyTorch, so a write
+#   through either is seen by both. If an input's stamp is newer than the op that
+#   read it, that op's VJP would use the wrong values, so backward() refuses.
+# - Every array handed in (Tensor(a), a numpy operand, `.data = a`, a layer's input)
+#   is copied, whatever its dtype: no tensor aliases an array the caller still holds,
+#   so nothing can change a graph's values behind the version counter's back.
 
 
 def _as_array(data, dtype=None) -> np.ndarray:
@@ -51,7 +57,7 @@ def _as_array(data, dtype=None) -> np.ndarray:
 
 def _convert(data, dtype) -> np.ndarray:
     if isinstance(data, (np.ndarray, np.generic)):   # cast numbers only: never complex or str to float
-        arr = np.asarray(data, dtype=dtype if data.dtype.kind in "biuf" else None)
+        arr = np.array(data, dtype=dtype if data.dtype.kind in "biuf" else None)   # a copy: see above
     else:
         try:
             arr = np.asarray(data)
@@ -78,9 +84,9 @@ class Tensor(TorchMethods):
     torch's dim/keepdim (dialect.py).
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "_name", "_named", "scope", "edge_grads",
-                 "_op", "_parents", "_params", "_tick", "_written_at", "_graph_used",
-                 "_pending", "_constant", "_detached_from", "_visits", "__weakref__")
+    __slots__ = ("_data", "grad", "_requires_grad", "_name", "_named", "scope", "edge_grads",
+                 "_op", "_parents", "_params", "_tick", "_version", "_graph_used",
+                 "_constant", "_detached_from", "_visits", "__weakref__")
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):
@@ -103,16 +109,15 @@ class Tensor(TorchMethods):
 
     def _init(self, requires_grad, name, op=None, parents=(), params=None):
         self.grad = None                  # ∂E/∂self after backward(), same shape
-        self.requires_grad = requires_grad
+        self._requires_grad = requires_grad
         self._name = name                 # label: "W", "h_t", or the op that made it
         self._named = False               # given by a user or a layer, not the op's (or "tensor")
         self.scope = _SCOPE.get()         # where it was made: "rnn/t=3"
         self.edge_grads = None            # after backward(): grad sent to each parent
         self._op, self._parents, self._params = op, parents, params
         self._tick = next(TICK)           # creation time: orders backward()
-        self._written_at = 0              # tick of the last write to .data
+        self._version = None              # [tick of the last write to this memory], shared by views
         self._graph_used = False          # a backward() without retain_graph went through it
-        self._pending = None              # gradients arriving during backward()
         self._constant = False            # a number or array an operator lifted (`x * 0.5`)
         self._detached_from = None        # detach(): a weak reference to the tensor it was cut from
 
@@ -123,9 +128,48 @@ class Tensor(TorchMethods):
 
     @data.setter
     def data(self, value):
-        # `p.data -= lr * p.grad` lands here too: Python re-assigns after `-=`.
-        self._written_at = LAST_WRITE[0] = next(TICK)
-        self._data = _as_array(value)
+        tick = LAST_WRITE[0] = next(TICK)
+        if value is self._data:         # `p.data -= lr * p.grad`: written in place (Python
+            self._shared_version()[0] = tick     # re-assigns after -=), so every view is too
+            return
+        self._data = self._assigned(value)
+        self._version = [tick]          # new memory: views of the old array keep their counter
+
+    def _assigned(self, value) -> np.ndarray:
+        """`.data = value` keeps a float tensor float: a float array brings its dtype (as
+        torch's `.data =`: the way to change a model's precision), anything else (ints,
+        bools, Python lists) is cast to the tensor's dtype; an integer or bool tensor
+        refuses values it cannot hold. Always a copy: the tensor never aliases `value`."""
+        arr = _as_array(value._data if isinstance(value, Tensor) else value)   # checked, copied
+        if arr.dtype == self.dtype or (arr.dtype.kind == "f" and self.dtype.kind == "f"
+                                       and isinstance(value, (np.ndarray, np.generic, Tensor))):
+            return arr
+        if isinstance(value, (list, tuple, int, float)) and self.dtype.kind == "f":
+            return np.array(value, dtype=self.dtype)          # straight to the dtype: no float32 detour
+        if self.dtype.kind != "f" and not np.can_cast(arr.dtype, self.dtype, "same_kind"):
+            raise TypeError(f".data: cannot assign {arr.dtype} values to '{self.name}' of dtype "
+                            f"{self.dtype} (shape {self.shape}) without losing them; convert "
+                            "them first (np.rint(v).astype(...)) or make a new tensor")
+        return arr.astype(self.dtype)
+
+    def _shared_version(self) -> list:
+        """The version counter of this tensor's memory (made on first use; views share it)."""
+        if self._version is None:
+            self._version = [0]
+        return self._version
+
+    @property
+    def _written_at(self) -> int:
+        """Tick of the last write to this tensor's memory, through it or any view of it."""
+        return 0 if self._version is None else self._version[0]
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
 
     shape = property(lambda self: self._data.shape)
     dtype = property(lambda self: self._data.dtype)
@@ -155,8 +199,11 @@ class Tensor(TorchMethods):
         return self._data.item()
 
     def detach(self) -> Tensor:
-        """The same values, cut from the graph: gradient stops here (truncated BPTT)."""
+        """The same values, cut from the graph: gradient stops here (truncated BPTT).
+        The same memory too, so the same version counter: a write through the detached
+        tensor is a write to this one, and backward() refuses a graph that needed it."""
         out = Tensor._from_array(self._data, False, self._name)
+        out._version = self._shared_version()
         out._named = self._named
         out._detached_from = weakref.ref(self)     # weak: the cut must not keep the old graph alive
         tape = _CAPTURE.get()
@@ -171,13 +218,26 @@ class Tensor(TorchMethods):
         return self
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Switch gradient tracking on or off, for a leaf only (as PyTorch): switching it off
+        on an op's result would silently cut the graph behind it. Use .detach() there."""
+        requires_grad = bool(requires_grad)
         if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: dtype {self.dtype} cannot require grad")
-        self.requires_grad = requires_grad
+        if self._op is not None and requires_grad != self._requires_grad:
+            raise RuntimeError(non_leaf_requires_grad(self.name, self._op.name, self.shape, self.scope))
+        self._requires_grad = requires_grad
         return self
 
     def astype(self, dtype) -> Tensor:
-        return Tensor(self._data.astype(dtype), self.requires_grad, self._name if self._named else None)
+        """A cast, as an op: float to float keeps the graph (the gradient is cast back to
+        this tensor's dtype); to an integer or bool dtype the result is a constant, as
+        torch's `.long()` (a step function has no useful gradient)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "biuf":
+            raise TypeError(f"astype: unsupported dtype {dtype}; the engine holds real numbers only")
+        if dtype.kind != "f":
+            return Tensor._from_array(self._data.astype(dtype), False, "astype")
+        return apply(ops.astype, self, dtype=dtype)
 
     def __len__(self):
         return len(self._data)
@@ -370,6 +430,8 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
         out = Tensor._from_array(y, True, op.name, op, inputs, params)
     else:
         out = Tensor._from_array(y, False, op.name)     # a constant: its history is not needed
+    if y.base is not None:              # a view (reshape, transpose, x[:, t]): share the counter
+        _share_version(out, inputs)
     if _ANOMALY.get():
         check_finite(out._data, op.name, out, *inputs)
     tape = _CAPTURE.get()
@@ -381,9 +443,17 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
 def _needs_grad(inputs) -> bool:
     """An op's result requires grad if any input does, unless under no_grad()."""
     for t in inputs:
-        if t.requires_grad:
+        if t._requires_grad:
             return _GRAD_ENABLED.get()
     return False
+
+
+def _share_version(out: Tensor, inputs) -> None:
+    """`out` views an input's memory: one version counter for both, as PyTorch's views."""
+    for t in inputs:
+        if np.may_share_memory(out._data, t._data):
+            out._version = t._shared_version()
+            return
 
 
 def _forward_error(op: ops.Op, inputs, params, e: Exception) -> Exception:

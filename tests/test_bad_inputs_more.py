@@ -558,8 +558,15 @@ CONVENTIONS = {
     "const-0-base": (lambda b: (Tensor(np.zeros(3)) ** b).sum(),
                      lambda b: (torch.zeros(3, dtype=torch.float64) ** b).sum(), [[0.0, 1.0, 2.0]]),
     "0**0.5": (lambda a: (a ** 0.5).sum(), lambda a: (a ** 0.5).sum(), [[0.0, 4.0]]),
+    "abs-at-0": (lambda x: x.abs().sum(), lambda x: x.abs().sum(), [[0.0, -2.0, 3.0]]),
     "abs-composed-at-0": (lambda x: (x.relu() + (-x).relu()).sum(), lambda x: x.abs().sum(),
                           [[0.0, -2.0, 3.0]]),
+    "sqrt-at-0": (lambda x: x.sqrt().sum(), lambda x: x.sqrt().sum(), [[0.0, 4.0]]),
+    "clamp-at-the-bounds": (lambda x: x.clamp(0.0, 1.0).sum(), lambda x: x.clamp(0.0, 1.0).sum(),
+                            [[0.0, 1.0, 0.5, -1.0, 2.0]]),
+    "min-all-ties": (lambda x: x.min(), lambda x: x.min(), [[1.0, 1.0, 3.0]]),
+    "min-axis-ties-as-amin": (lambda x: x.min(axis=1).sum(), lambda x: x.amin(dim=1).sum(),
+                              [[[1.0, 1.0, 3.0]]]),
 }
 
 

@@ -44,6 +44,9 @@ class TorchMethods:
     def numel(self) -> int:
         return self._data.size
 
+    def tolist(self):
+        return self._data.tolist()
+
     # ---- shapes: all of them `reshape` or `transpose` ----------------------
     def view(self, *shape):
         """PyTorch's view is a reshape here (numpy arrays have no contiguity rule to obey)."""

@@ -149,6 +149,8 @@ def test_the_docs_pages_replay_what_the_engine_computes_today(name):
     loss, _ = run_task(spec["cell"], spec["steps"], rho=spec["rho"])
     fresh = embedded(viz.to_html(loss, level=spec["level"]))
     assert committed["order"] == fresh["order"] and committed["level"] == fresh["level"]
+    # float32 through 8 steps (at ρ = 3 growing) after an eigenvalue rescaling of U: other CPUs' kernels
+    # move these norms by ~2e-6 (measured with numpy's baseline SIMD); any change of the task moves them O(1)
     np.testing.assert_allclose([s["norm"] for s in committed["states"]], [s["norm"] for s in fresh["states"]],
-                               rtol=1e-6)
+                               rtol=1e-4)
     assert set(committed["elements"]) == set(fresh["elements"])      # the same drawn ids

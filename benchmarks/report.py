@@ -274,10 +274,11 @@ def allocator_table(alloc):
         return []
     lines = ["## The allocator's share of a step (medium)", "",
              "CPU ms per step (of which kernel time), minor page faults per step, and the ratio to "
-             "numpy in the same process; *default* is glibc malloc as it comes, *tuned* raises its "
-             "mmap and trim thresholds (`MALLOC_MMAP_THRESHOLD_=33554432 "
-             "MALLOC_TRIM_THRESHOLD_=1073741824`) so freed memory is reused instead of being "
-             "returned to the OS and faulted in again. 10 steps each, after 3 warm-up steps.", "",
+             "numpy in the same process; *default* is glibc malloc as it comes "
+             "(`TINYGRAD_RNN_MALLOC=default`), *tuned* is what the library sets at import "
+             "(tinygrad_rnn/memory.py: mmap threshold 32 MiB, trim threshold 512 MiB) so freed "
+             "memory is reused instead of being returned to the OS and faulted in again. "
+             "10 steps each, after 3 warm-up steps.", "",
              "| model | implementation | default: ms (sys) | faults | × numpy | tuned: ms (sys) | faults "
              "| × numpy |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     base = {(k, r["model"]): r["ms"] for k, rows in alloc.items() for r in rows if r["impl"] == "numpy_impl"}

@@ -5,7 +5,7 @@
     (x @ tg.Tensor(np.ones((3, 2)))).tanh().sum().backward()   # x.grad: (4, 3)
 """
 
-from . import analysis, interop, nn, optim, viz
+from . import analysis, interop, memory, nn, optim, viz
 from .checkpoint import CheckpointError, load, save
 from .compile import CompileError, compile
 from .context import (

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import autograd, ops
 from .anomaly import check_finite
+from .memory import gc_paused
 from .autograd import LAST_WRITE, TICK
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, get_default_dtype
 from .dialect import accepts_dim
@@ -405,7 +406,8 @@ class Tensor(TorchMethods):
         The walk is in autograd.py; here only the seed ∂E/∂self is made: ones for
         a scalar, else `grad`, which must have this tensor's shape.
         """
-        autograd.backward(self, self._seed(grad), retain_graph)
+        with gc_paused():                 # an acyclic graph: see memory.py
+            autograd.backward(self, self._seed(grad), retain_graph)
 
     def _seed(self, grad) -> np.ndarray:
         if not self.requires_grad:

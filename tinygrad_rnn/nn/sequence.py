@@ -45,6 +45,7 @@ import weakref
 import numpy as np
 
 from ..context import on_replay, scope
+from ..memory import gc_paused
 from ..errors import ShapeError
 from ..tensor import Tensor, cat, stack
 from . import checks
@@ -109,6 +110,10 @@ class _Recurrent(Module):
         return out
 
     def forward(self, x, state=None):
+        with gc_paused():                 # T steps of tensors that all survive: see memory.py
+            return self._unroll(x, state)
+
+    def _unroll(self, x, state):
         x, batched = self._check_input(x)                         # (B, T, D) or (T, B, D)
         time_axis = 1 if self.batch_first or not batched else 0
         T = x.shape[time_axis]

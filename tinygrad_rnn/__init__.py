@@ -48,7 +48,8 @@ __all__ = [
     "no_grad", "enable_grad", "is_grad_enabled", "scope",
     "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
     "gradcheck", "GradcheckError", "GradcheckUndecidable", "ShapeError", "GraphError",
-    "InplaceModificationError", "AnomalyError", "manual_seed", "nn", "optim", "viz", "analysis", "interop",
+    "InplaceModificationError", "AnomalyError", "manual_seed", "nn", "optim", "viz", "analysis",
+    "interop", "memory",
     "save", "load", "CheckpointError", "compile", "CompileError",
     "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
 ]

@@ -13,7 +13,6 @@ import numpy as np
 
 from . import autograd, ops
 from .anomaly import check_finite
-from .memory import gc_paused
 from .autograd import LAST_WRITE, TICK
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, get_default_dtype
 from .dialect import accepts_dim
@@ -28,6 +27,7 @@ from .errors import (
     seed_shape,
     where,
 )
+from .memory import gc_paused
 from .torch_methods import Size, TorchMethods
 
 # One clock (autograd.TICK) ticks at every event: a tensor being made, or its `.data` written.

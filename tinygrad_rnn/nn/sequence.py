@@ -45,8 +45,8 @@ import weakref
 import numpy as np
 
 from ..context import on_replay, scope
-from ..memory import gc_paused
 from ..errors import ShapeError
+from ..memory import gc_paused
 from ..tensor import Tensor, cat, stack
 from . import checks
 from .cells import GRUCell, LSTMCell, RNNCell, sizes

@@ -82,6 +82,8 @@ def test_replay_equals_eager(kind, layers, embed, record):
             le, lc = eager.step(x, y), step(x, y)
             assert_same(eager, compiled, le, lc)
     assert (step.captures, step.replays) == (1, 3)
+    owners = [t.grad for t in step.graph_tensors() if t.grad is not None]
+    assert len({id(g) for g in owners}) == len(owners)     # every tensor owns its .grad
 
 
 def test_float32_replay_equals_eager_within_float32():

@@ -94,6 +94,10 @@ class CompiledStep:
         """The latest program as Python: the training step, one numpy call a line."""
         return next(reversed(self.programs.values())).code if self.programs else ""
 
+    def graph_tensors(self) -> list[Tensor]:
+        """Every tensor of the latest program's recorded graph."""
+        return list(next(reversed(self.programs.values())).tensors) if self.programs else []
+
     @property
     def graph(self) -> Tensor | None:
         """The captured loss of the latest program: its graph holds the latest replay's values."""
@@ -421,8 +425,16 @@ class _Program:
                 return False
         return True
 
+    def _own(self, grads):
+        if self.shared_grads:
+            grads = list(grads)
+            for s in self.shared_grads:
+                grads[s] = grads[s].copy()
+        return grads
+
     def replay(self, args):
         vals, grads, edges = self.replay_fn(args)
+        grads = self._own(grads)
         self._write_back(vals, grads, edges, args)
         for obj, attrs in self.effects:          # e.g. rnn.states: this replay's h_t, not a stale pass's
             for name, value in attrs.items():
@@ -467,6 +479,13 @@ class _Program:
         self.run(args)                             # the interpreter: learns what codegen needs
         self.replay_fn, self.code = codegen.build(self)
         vals, grads, edges = self.replay_fn(args)
+        seen, self.shared_grads = set(), []        # an identity VJP (add) passes one array on:
+        for s, g in enumerate(grads):              # those slots get a copy, each its own .grad
+            if g is not None:
+                if id(g) in seen:
+                    self.shared_grads.append(s)
+                seen.add(id(g))
+        grads = self._own(grads)
         tol = _tolerance(self.root.dtype)
         for s, g in enumerate(grads):
             t = self.tensors[s]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from benchmarks.impls import SIZES
 from benchmarks.long_unroll import linearity
+from benchmarks.paired import paired_ratio
 
 TABLES = {"fb": "Training step: forward + backward",
           "sgd": "Training step: forward + backward + SGD step (lr 0.1)"}
@@ -156,8 +157,7 @@ def _find(rows, **kw):
 
 
 def _ratio(a, b) -> float:
-    """a / b as the median of per-round sample ratios (see run.paired_ratio)."""
-    from benchmarks.run import paired_ratio
+    """a / b as the median of per-round sample ratios (see paired.paired_ratio)."""
     return paired_ratio(a, b) if "samples" in a and "samples" in b else a["ms"] / b["ms"]
 
 

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from benchmarks import impls  # sets the BLAS thread variables before numpy loads
+from benchmarks.paired import paired_ratio
 
 HERE = Path(__file__).resolve().parent
 TABLES = {"fb": "forward + backward", "sgd": "forward + backward + SGD step"}
@@ -151,15 +152,6 @@ def run_cell(table, size, dtype, model, modules, args) -> list[dict]:
     for row in rows:
         row["ratio"] = paired_ratio(row, base) if base and "ms" in row else None
     return rows
-
-
-def paired_ratio(a: dict, b: dict) -> float:
-    """Median over rounds of a's sample / b's sample from the same round.
-
-    The two samples of a round were taken seconds apart, so a slow minute on
-    the shared machine cancels out of their ratio.
-    """
-    return statistics.median(x / y for x, y in zip(a["samples"], b["samples"]))
 
 
 def main(argv=None):

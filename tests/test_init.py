@@ -48,7 +48,7 @@ def test_orthogonal_sign_fix_makes_diag_r_positive():
     tg.manual_seed(5)
     q = init.orthogonal_(param(5, 5)).data
     tg.manual_seed(5)
-    a = tg.random.generator().standard_normal((5, 5))
+    a = tg.rng.generator().standard_normal((5, 5))
     np.testing.assert_allclose(q.T @ a, np.triu(q.T @ a), atol=1e-12)  # a = Q R, R upper
     assert np.all(np.diag(q.T @ a) > 0)
 

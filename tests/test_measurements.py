@@ -61,3 +61,9 @@ def test_clipping_uses_the_same_norm_as_the_monitor():
     m.weight.grad, m.bias.grad = np.full((2, 3), 3.0), np.full(3, 4.0)
     seen = tg.GradientMonitor(m, on_explode="ignore").check().total
     assert nn.clip_grad_norm_(m, 1.0) == pytest.approx(seen, rel=1e-15)
+
+
+def test_the_generator_module_is_rng_and_the_old_attribute_warns():
+    assert tg.manual_seed(3) is tg.rng.generator()
+    with pytest.warns(DeprecationWarning, match="tinygrad_rnn.rng"):
+        assert tg.random.generator() is tg.rng.generator()

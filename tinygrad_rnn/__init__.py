@@ -5,7 +5,7 @@
     (x @ tg.Tensor(np.ones((3, 2)))).tanh().sum().backward()   # x.grad: (4, 3)
 """
 
-from . import analysis, interop, memory, nn, optim, viz
+from . import analysis, interop, memory, nn, optim, rng, viz
 from .checkpoint import CheckpointError, load, save
 from .compile import CompileError, compile
 from .context import (
@@ -37,7 +37,7 @@ from .factories import (
 )
 from .gradcheck import GradcheckError, GradcheckUndecidable, gradcheck
 from .monitor import GradientExplosionError, GradientExplosionWarning, GradientMonitor
-from .random import manual_seed
+from .rng import manual_seed
 from .tensor import Tensor, cat, stack
 
 __version__ = "0.1.0"
@@ -53,3 +53,12 @@ __all__ = [
     "save", "load", "CheckpointError", "compile", "CompileError",
     "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
 ]
+
+
+def __getattr__(name):
+    if name == "random":      # the module was renamed: a package module called random shadows the stdlib's
+        import warnings
+        warnings.warn("tinygrad_rnn.random is now tinygrad_rnn.rng (tg.manual_seed is unchanged)",
+                      DeprecationWarning, stacklevel=2)
+        return rng
+    raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")

@@ -34,7 +34,7 @@ import numpy as np
 
 from . import codegen, ops
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _RECORD_EDGES, get_default_dtype
-from .random import generator
+from .rng import generator
 from .tensor import Tensor
 
 MAX_PROGRAMS = 8          # shapes seen before a compiled step falls back to eager, as torch's limit

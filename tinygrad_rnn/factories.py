@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .context import get_default_dtype
-from .random import generator
+from .rng import generator
 from .tensor import Tensor
 
 float32, float64, int64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)

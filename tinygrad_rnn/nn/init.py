@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from .. import analysis
-from ..random import generator
+from ..rng import generator
 from ..tensor import Tensor
 from .checks import number
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..context import current_scope, get_default_dtype
 from ..errors import ShapeError, where
-from ..random import generator
+from ..rng import generator
 from ..tensor import Tensor
 from . import checks
 from .module import Module, Parameter

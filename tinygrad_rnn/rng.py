@@ -1,5 +1,8 @@
 """One seedable random generator for every initialiser, dropout mask and example.
 
+(Named rng.py, not random.py: a module called `random` would shadow the standard
+library for any script run from inside the package folder.)
+
 `tg.manual_seed(0)` makes a whole script reproducible, as `torch.manual_seed` does.
 """
 

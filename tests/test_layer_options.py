@@ -80,6 +80,7 @@ def test_bidirectional_scopes_and_reverse_states():
     assert ticks == sorted(ticks, reverse=True)
     np.testing.assert_array_equal(outputs.data[:, :, H:], np.stack([s.data for s in lstm.reverse_states], 1))
     np.testing.assert_array_equal(h.data[3], lstm.reverse_states[0].data)      # last layer, reverse: h_1
+    np.testing.assert_array_equal(C.data[3], lstm.reverse_cell_states[0].data)
     assert lstm.reverse_cells[1].W_f.name == "W_f_reverse" and lstm.cells[1].W_f.name == "W_f"
     with pytest.raises(RuntimeError, match="`reverse_states` needs bidirectional=True"):
         _ = nn.RNN(D, H).reverse_states

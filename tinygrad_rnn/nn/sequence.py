@@ -30,7 +30,7 @@ outputs of both directions are concatenated, forward first).
 
 The per-step states of the most recent forward pass are ``layer.states``
 ([h_1, ..., h_T] of the last layer) and, for the LSTM, ``layer.cell_states``
-([C_1, ..., C_T]); ``reverse_states`` for the backward direction. After
+([C_1, ..., C_T]); ``reverse_states`` (``reverse_cell_states``) for the backward direction. After
 ``loss.backward()`` their ``.grad`` is ∂E/∂h_t (∂E/∂C_t). The layer holds them
 through weak references: they are the very tensors of the graph, alive as long as
 the outputs (or a loss built from them) are, and the layer never keeps a graph
@@ -181,11 +181,11 @@ class _Recurrent(Module):
     def reverse_states(self) -> list[Tensor]:
         """The backward direction's h_t of the last layer, by position: ``reverse_states[t-1]``
         has read x_T .. x_t. Only for ``bidirectional=True``."""
-        if not self.bidirectional:
-            raise RuntimeError(f"{self._who()}: `reverse_states` needs bidirectional=True")
         return self._live(self._reverse_refs, 0, "reverse_states")
 
     def _live(self, refs, k: int, what: str) -> list[Tensor]:
+        if what.startswith("reverse") and not self.bidirectional:
+            raise RuntimeError(f"{self._who()}: `{what}` needs bidirectional=True")
         if refs is None:
             raise RuntimeError(f"{self._who()}: `{what}` is empty: run a forward pass first")
         tensors = [r[k]() for r in refs]
@@ -366,3 +366,8 @@ class LSTM(_Recurrent):
         """[C_1, ..., C_T] of the last layer in the most recent forward pass; after
         backward(), ``cell_states[t-1].grad`` is ∂E/∂C_t. Held as `states` is."""
         return self._live(self._refs, 1, "cell_states")
+
+    @property
+    def reverse_cell_states(self) -> list[Tensor]:
+        """The backward direction's C_t of the last layer, by position (see `reverse_states`)."""
+        return self._live(self._reverse_refs, 1, "reverse_cell_states")

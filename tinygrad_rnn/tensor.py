@@ -87,7 +87,7 @@ class Tensor(TorchMethods):
 
     __slots__ = ("_data", "grad", "_requires_grad", "_name", "_named", "scope", "edge_grads",
                  "_op", "_parents", "_params", "_tick", "_version", "_graph_used",
-                 "_constant", "_detached_from", "_visits", "__weakref__")
+                 "_pending", "_constant", "_detached_from", "_visits", "__weakref__")
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):
@@ -119,6 +119,7 @@ class Tensor(TorchMethods):
         self._tick = next(TICK)           # creation time: orders backward()
         self._version = None              # [tick of the last write to this memory], shared by views
         self._graph_used = False          # a backward() without retain_graph went through it
+        self._pending = None              # gradients arriving during backward()
         self._constant = False            # a number or array an operator lifted (`x * 0.5`)
         self._detached_from = None        # detach(): a weak reference to the tensor it was cut from
 
@@ -452,8 +453,10 @@ def _needs_grad(inputs) -> bool:
 
 def _share_version(out: Tensor, inputs) -> None:
     """`out` views an input's memory: one version counter for both, as PyTorch's views."""
+    base = out._data.base               # numpy points a view at the array owning the memory
     for t in inputs:
-        if np.may_share_memory(out._data, t._data):
+        d = t._data
+        if base is d or (d.base is not None and base is d.base) or np.may_share_memory(out._data, d):
             out._version = t._shared_version()
             return
 

@@ -65,11 +65,22 @@ def lstm_loss(T=4, H=3, D=2, B=2, seed=0):
 
 
 # ---- reading DOT source back, for assertions ----------------------------------
-_ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|<<.*?>>|[^\s\]]+)')
+_ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|<(?:[^<>]|<[^<>]*>)*>|[^\s\]]+)')
 
 
 def _attrs(text):
-    return {k: v[1:-1] if v.startswith('"') else v for k, v in _ATTR.findall(text)}
+    found = {k: v[1:-1] if v.startswith('"') else v for k, v in _ATTR.findall(text)}
+    if found.get("label", "").startswith("<") and "TABLE" not in found["label"]:
+        found["label"] = plain(found["label"])
+    return found
+
+
+def plain(html_label):
+    """An HTML-like label read back as plain text: <SUB>3</SUB> -> _3, <BR/> -> \\n, no tags."""
+    text = html_label[1:-1].replace("<BR/>", "\\n")
+    text = re.sub(r"<SUB>(.*?)</SUB>", lambda m: "_" + m.group(1), text)
+    text = re.sub(r"<[^>]+>", "", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def parse_dot(source):
@@ -82,11 +93,14 @@ def parse_dot(source):
         elif m := re.match(r"(\w+) \[(.*)\]$", line):
             if m.group(1) not in ("graph", "node", "edge"):
                 nodes[m.group(1)] = _attrs(m.group(2))
-        elif line.startswith("color=") and "label=" in line:
+        elif re.match(r"\w+=", line) and "label=" in line:
             clusters.append(_attrs(line)["label"])
-    return nodes, [e for e in edges if e[2].get("style") != "invis"], clusters
+    nodes = {i: a for i, a in nodes.items() if not i.startswith("xj_")}      # bus junctions
+    edges = [e for e in edges if e[2].get("style") != "invis" and not e[2].get("id", "").startswith("xbus")]
+    return nodes, edges, clusters
 
 
 def node_by_label(nodes, first_line):
     """Ids of the nodes whose label starts with `first_line` (the tensor's name)."""
-    return [i for i, a in nodes.items() if a.get("label", "").split("\\n")[0] == first_line]
+    heads = {i: a.get("label", "").split("\\n")[0] for i, a in nodes.items()}
+    return [i for i, h in heads.items() if h == first_line or h.startswith(first_line + " (")]

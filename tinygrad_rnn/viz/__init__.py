@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import warnings
 
-from .draw import FORMATS, draw_graph, picture, write
+from .draw import FORMATS, draw_graph, picture, shared_scale, write
 from .errors import GraphTooLargeError, GraphvizNotFoundError
 from .graph import is_folded, reading_order, time_steps, walk  # noqa: F401  (importable as before)
 from .labels import fmt_norm, norm  # noqa: F401
@@ -50,5 +50,5 @@ def plot_gradient_flow(runs, path=None, title: str | None = None, name: str = "h
     return plot(runs, path, title, name)
 
 
-__all__ = ["draw_graph", "picture", "to_html", "interactive", "write", "state_grad_norms",
+__all__ = ["draw_graph", "shared_scale", "picture", "to_html", "interactive", "write", "state_grad_norms",
            "plot_gradient_flow", "GraphTooLargeError", "GraphvizNotFoundError", "fmt_norm", "FORMATS"]

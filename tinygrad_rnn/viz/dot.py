@@ -50,22 +50,53 @@ def explain_missing_dot():
 class Graph(graphviz.Digraph):
     """A graphviz.Digraph whose render() and pipe() (and so Jupyter) explain a missing `dot`."""
 
+    fixed = False                  # positions computed by layout.py: draw with `neato -n2`
+
     def pipe(self, *args, **kwargs):
+        if self.fixed:
+            kwargs.setdefault("neato_no_op", 2)
         with explain_missing_dot():
             return super().pipe(*args, **kwargs)
 
     def render(self, *args, **kwargs):
+        if self.fixed:
+            kwargs.setdefault("neato_no_op", 2)
         with explain_missing_dot():
             return super().render(*args, **kwargs)
 
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """Jupyter: the SVG at its real size in a box that scrolls, so a wide graph stays legible."""
+        svg = self.pipe(format="svg", encoding="utf-8")
+        return {"image/svg+xml": svg, "text/html": scroll_box(svg)}
+
+
+def scroll_box(svg: str) -> str:
+    """HTML around an SVG: at most the cell's width and 80% of the window's height, scrolling beyond."""
+    body = svg[svg.index("<svg"):]
+    return ('<div style="max-width:100%;max-height:80vh;overflow:auto;border:1px solid #ddd">'
+            f"{body}</div>")
+
 
 class LogScale:
-    """Maps a norm to [0, 1] by log10 between the picture's smallest and largest norm."""
+    """Maps a norm to [0, 1] by log10 between a smallest and a largest norm.
 
-    def __init__(self, norms):
+    By default a picture scales to its own norms. Pictures meant to be compared
+    share one scale: `LogScale.between(lo, hi)`, or `viz.shared_scale(loss_a,
+    loss_b)`, passed to each `draw_graph(..., scale=...)`; their legends say so.
+    """
+
+    def __init__(self, norms, shared: bool = False):
         positive = [n for n in norms if n > 0 and math.isfinite(n)]
         self.lo = min(positive) if positive else 1.0
         self.hi = max(positive) if positive else 1.0
+        self.shared = shared
+
+    @classmethod
+    def between(cls, lo: float, hi: float) -> "LogScale":
+        """A fixed scale from lo to hi (norms outside it are drawn at its ends)."""
+        if not (0 < lo <= hi and math.isfinite(hi)):
+            raise ValueError(f"LogScale.between: need 0 < lo <= hi (finite), got lo={lo!r}, hi={hi!r}")
+        return cls([lo, hi], shared=True)
 
     def __call__(self, x: float) -> float:
         if not x > 0:
@@ -85,8 +116,17 @@ def colour(u: float) -> str:
     return "#" + "".join(f"{c:02x}" for c in mix)
 
 
-def to_digraph(pic: Picture, title: str | None = None, legend: bool = True) -> Graph:
-    """Lay the picture out for dot: time left to right, one cluster per step, the legend."""
+def to_digraph(pic: Picture, title: str | None = None, legend: bool = True,
+               scale: LogScale | None = None) -> Graph:
+    """The picture for Graphviz: an op-level unroll with fixed positions (layout.py, one cell
+    repeated in a row), anything else laid out by dot (time left to right, one cluster per step)."""
+    if scale is None:
+        scale = LogScale([n for e in pic.edges if e.kind == "grad" for n in e.norms])
+    if not any(n.kind in ("cell", "elided") for n in pic.nodes):
+        from .fixed import fixed_digraph
+        g = fixed_digraph(pic, scale, title, legend)
+        if g is not None:
+            return g
     inline = len(pic.nodes) <= INLINE_LABELS_UP_TO
     g = Graph("tinygrad_rnn", graph_attr=dict(rankdir="LR", fontname="Helvetica", nodesep="0.25",
                                                ranksep="0.35" if inline else "0.9",
@@ -95,7 +135,6 @@ def to_digraph(pic: Picture, title: str | None = None, legend: bool = True) -> G
               edge_attr=dict(fontname="Helvetica", fontsize="9", arrowsize="0.6"))
     if title:
         g.attr(label=title, fontsize="16")
-    scale = LogScale([n for e in pic.edges if e.kind == "grad" for n in e.norms])
     steps = sorted({n.step for n in pic.nodes if n.step and n.kind not in ("cell", "elided")},
                    key=_step_order(pic.nodes))
     several_lanes = len({s[0] for s in steps}) > 1
@@ -117,7 +156,7 @@ def to_digraph(pic: Picture, title: str | None = None, legend: bool = True) -> G
         _edge(g, e, scale, "0" if e.src in shared else "8" if crossing else "", inline)
     _keep_time_order(g, pic, steps)
     if legend:
-        g.node("legend", _legend(scale, pic), shape="plain", id="xlegend")
+        g.node("legend", legend_table(scale, pic), shape="plain", id="xlegend")
     return g
 
 
@@ -212,14 +251,21 @@ def _norms_text(norms) -> str:
     return f"{len(norms)} edges\n{fmt_norm(min(norms))} … {fmt_norm(max(norms))}"
 
 
-def _legend(scale: LogScale, pic: Picture) -> str:
-    """An HTML-like table: the colour bar with its range, or a note before backward()."""
+RULE = ("on an edge: ‖the share of the gradient that flowed back along it‖;  "
+        "in a node: ‖∂E/∂node‖, the total (the sum of the shares leaving it)")
+
+
+def legend_table(scale: LogScale, pic: Picture) -> str:
+    """An HTML-like table: what the numbers are, the colour bar with its range (and whether it is
+    shared with other pictures), or a note before backward()."""
     if not any(e.norms for e in pic.edges):
         body = '<TR><TD>no gradients yet: call backward() to see ‖∂E/∂·‖ on every edge</TD></TR>'
     else:
         bar = "".join(f'<TD BGCOLOR="{colour(i / 7)}" WIDTH="18" HEIGHT="10"></TD>' for i in range(8))
-        body = ('<TR><TD COLSPAN="8"><B>‖∂E/∂·‖ along each edge (log scale)</B></TD></TR>'
+        which = "a scale shared with other pictures" if scale.shared else "this picture's own range"
+        body = (f'<TR><TD COLSPAN="8" ALIGN="LEFT"><B>‖∂E/∂·‖, log scale: {which}</B></TD></TR>'
                 f"<TR>{bar}</TR>"
                 f'<TR><TD COLSPAN="4" ALIGN="LEFT">{fmt_norm(scale.lo)}</TD>'
-                f'<TD COLSPAN="4" ALIGN="RIGHT">{fmt_norm(scale.hi)}</TD></TR>')
+                f'<TD COLSPAN="4" ALIGN="RIGHT">{fmt_norm(scale.hi)}</TD></TR>'
+                f'<TR><TD COLSPAN="8" ALIGN="LEFT"><FONT POINT-SIZE="9">{html.escape(RULE)}</FONT></TD></TR>')
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">{body}</TABLE>>'

@@ -17,7 +17,7 @@ FORMATS = ("svg", "png", "pdf", "dot", "gv")
 
 
 def draw_graph(root, level: str = "op", *, elide: int | None = None, max_nodes: int = 250,
-               title: str | None = None, legend: bool = True):
+               title: str | None = None, legend: bool = True, scale=None, layout: str = "row"):
     """The graph that made `root` as a graphviz.Digraph.
 
     level="op": every tensor a node, every op argument an edge; time steps are
@@ -26,14 +26,30 @@ def draw_graph(root, level: str = "op", *, elide: int | None = None, max_nodes: 
     elide=k keeps the first and last k steps and draws the middle as one node.
     After backward(), each edge is labelled ‖gradient along it‖ and coloured on
     a log scale; before it, the graph is drawn without numbers.
+    scale= (a `LogScale`, e.g. `shared_scale(loss_a, loss_b)`) fixes the colours, so
+    pictures drawn with the same scale can be compared by colour.
+    layout="row" (op level): one cell laid out and repeated in a row, drawn with
+    fixed positions; layout="dot" leaves the whole placement to Graphviz's dot.
     """
+    if layout not in ("row", "dot"):
+        raise ValueError(f"draw_graph: layout must be 'row' or 'dot', got {layout!r}")
     pic = picture(root, level, elide, max_nodes)
     try:
         from .dot import to_digraph
     except ImportError as e:
         raise ImportError("draw_graph needs the graphviz Python package: pip install graphviz "
                           "(and the Graphviz program: apt-get install graphviz)") from e
-    return to_digraph(pic, title=title, legend=legend)
+    return to_digraph(pic, title=title, legend=legend, scale=scale, row=layout == "row")
+
+
+def shared_scale(*roots, level: str = "op"):
+    """One colour scale covering every edge norm of several graphs (pass it to each draw_graph)."""
+    from .dot import LogScale
+    norms = []
+    for root in roots:
+        pic = op_picture(root) if level == "op" else cell_picture(root)
+        norms += [n for e in pic.edges if e.kind == "grad" for n in e.norms]
+    return LogScale(norms, shared=True)
 
 
 def picture(root, level: str = "op", elide: int | None = None, max_nodes: int = 250):

@@ -38,6 +38,7 @@ class Node:
     ports: tuple[str, ...] = ()             # cell view: "h", "C" lanes
     dom_id: str = ""                        # SVG id: t<k> for a tensor, x... for a synthetic box
     stands_for: tuple[str, ...] = ()        # the tensor ids drawn in it (a cell box: its step's)
+    role: str = ""                          # what it is in its step ("tanh:h_t"): equal across steps
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Edge:
     headport: str = ""
     dom_id: str = ""                        # SVG id: e<k>_<i>, the first real edge it stands for
     stands_for: tuple[str, ...] = ()        # the real edges drawn as this one
+    grad: object = field(default=None, repr=False, compare=False)   # the array behind norms[0]
 
 
 @dataclass
@@ -103,23 +105,61 @@ def kind_of(t, root) -> str:
     return "tensor" if t._named else "op"
 
 
-def label_of(t, kind: str) -> str:
-    shape = shape_text(t.shape)
+def step_name(name: str, t: int | None) -> str:
+    """'h_t' inside step 3 reads 'h_3'; 'h_{t-1}' reads 'h_2'; other names are kept."""
+    if t is None:
+        return name
+    if name.endswith("_{t-1}"):
+        return f"{name[:-6]}_{t - 1}"
+    return f"{name[:-2]}_{t}" if name.endswith("_t") else name
+
+
+def _operand(p, t) -> str:
+    """How an argument reads inside an expression: its name, or (…) for an unnamed result."""
+    if is_folded(p):
+        return f"{float(p.data):g}"
+    if not p._named:
+        return "(…)" if p.op is not None else "x"
+    return step_name(p.name, _t_of(p) or t)
+
+
+def _t_of(p):
+    s = step_of(p.scope)
+    return s[1] if s else None
+
+
+SYMBOL = {"add": "+", "sub": "−", "mul": "∗", "div": "/"}
+
+
+def expression(t) -> str:
+    """An op as a student writes it: 'h_2·U' for a matmul, '(…) + b' for adding a bias."""
+    step = _t_of(t)
+    if t.op == "matmul" and len(t.parents) == 2:
+        return "·".join(_operand(p, step) for p in t.parents)
+    if t.op in SYMBOL and len(t.parents) == 2:
+        return f" {SYMBOL[t.op]} ".join(_operand(p, step) for p in t.parents)
     consts = [f"{float(p.data):g}" for p in t.parents if is_folded(p)]
-    op = t.op + (" · " + ", ".join(consts) if consts else "") if t.op else ""
+    return t.op + (" · " + ", ".join(consts) if consts else "")
+
+
+def label_of(t, kind: str) -> str:
+    """Lines of plain text: the name (with its step: h_3), the op and shape, and ‖∂E/∂·‖ (the total)."""
+    shape = shape_text(t.shape)
+    name = step_name(t.name, _t_of(t))
+    total = f"\n‖∂E/∂{name}‖ = {fmt_norm(norm(t.grad))}" if t.grad is not None else ""
     if kind == "loss":
         value = f"\nE = {t.item():.4g}" if t.size == 1 else ""
-        return f"{t.name if t._named else 'loss'}\n{op} {shape}{value}"
+        return f"{t.name if t._named else 'loss'}\n{t.op} {shape}{value}"
     if kind == "param":
-        grad = f"\n‖∂E/∂{t.name}‖ = {fmt_norm(norm(t.grad))}" if t.grad is not None else ""
-        return f"{t.name}\n{shape}{grad}"
+        return f"{t.name}\n{shape}{total}"
     if kind == "detached":
-        return f"✂ {t.name}.detach()\n{shape}"
+        return f"✂ {name}.detach()\n{shape}"
     if kind == "input":
-        return f"{t.name if t._named else 'input'}\n{shape}"
+        return f"{name if t._named else 'input'}\n{shape}"
     if kind == "tensor":
-        return f"{t.name}\n{op} {shape}"
-    return f"{op}\n{shape}"
+        op = expression(t) if t.op == "getitem" and name.startswith("x_") else t.op
+        return f"{name}\n{op} {shape}{total}"
+    return f"{expression(t)}\n{shape}"
 
 
 def tooltip_of(t) -> str:
@@ -144,7 +184,7 @@ def op_picture(root) -> Picture:
     for t in tensors:
         kind = kind_of(t, root)
         node = Node(ids[id(t)], kind, label_of(t, kind), tooltip_of(t), steps.get(id(t)),
-                    dom_id=tids[id(t)], stands_for=(tids[id(t)],))
+                    dom_id=tids[id(t)], stands_for=(tids[id(t)],), role=f"{t.op}:{t.name}")
         if t.name == "h_t" and t.grad is not None:
             node.state_norm = norm(t.grad)
         if kind == "param" and t.grad is not None:
@@ -225,7 +265,7 @@ def _edge(p, t, i, ids, tids) -> Edge:
         return Edge(ids[id(p)], ids[id(t)], kind="grad" if p.requires_grad else "nograd", tooltip=where,
                     dom_id=eid, stands_for=(eid,))
     return Edge(ids[id(p)], ids[id(t)], [norm(g)], tooltip=f"{where}\ngradient along it: {stats(g)}",
-                dom_id=eid, stands_for=(eid,))
+                dom_id=eid, stands_for=(eid,), grad=g)
 
 
 def _show_fan_in(node: Node, param, tensors) -> None:

@@ -53,3 +53,21 @@ def step_title(step: tuple[str, int], several_lanes: bool) -> str:
     """A cluster's label: 't = 3', or 'lstm · t = 3' when several layers are drawn."""
     lane, t = step
     return f"{lane} · t = {t}" if several_lanes and lane else f"t = {t}"
+
+
+_SUB = re.compile(r"(?<![A-Za-z])([A-Za-zα-ωΑ-ΩΣ∂][\u0300-\u036f]?)_(\{[^}]*\}|[A-Za-z0-9]{1,3}\b|k≤\d+)")
+
+
+def html_text(s: str) -> str:
+    """One line for a Graphviz HTML-like label: escaped, and h_3, W_f, C̃_t, h_{t-1} subscripted.
+
+    A plain label draws `x_t` with its underscore clashing with the line under
+    it; <SUB> is how the notes write it.
+    """
+    escaped = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SUB.sub(lambda m: f"{m.group(1)}<SUB>{m.group(2).strip('{}')}</SUB>", escaped)
+
+
+def plain_width(s: str) -> int:
+    """Characters a line takes on screen (a subscript counts as its characters, combining marks not)."""
+    return sum(1 for c in s if not 0x300 <= ord(c) <= 0x36f and c not in "{}")

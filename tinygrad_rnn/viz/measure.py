@@ -101,14 +101,20 @@ def polyline(pos: str) -> list[tuple[float, float]]:
 
 
 def _hit(p, q, r, s):
-    """The intersection point of segments pq and rs, or None (parallel or apart)."""
+    """The intersection point of segments pq and rs, or None (apart, or running alongside).
+
+    Two edges that run together for a while (a shared trunk, as several uses of
+    h_{t-1} leave one node) touch along it without crossing: segments at less
+    than about 1° to each other are not counted. Segments are half-open, so a
+    crossing at a sampled vertex counts once.
+    """
     dx1, dy1, dx2, dy2 = q[0] - p[0], q[1] - p[1], s[0] - r[0], s[1] - r[1]
     den = dx1 * dy2 - dy1 * dx2
-    if abs(den) < 1e-12:
+    if abs(den) <= 0.02 * math.hypot(dx1, dy1) * math.hypot(dx2, dy2):
         return None
     u = ((r[0] - p[0]) * dy2 - (r[1] - p[1]) * dx2) / den
     v = ((r[0] - p[0]) * dy1 - (r[1] - p[1]) * dx1) / den
-    if 0 <= u <= 1 and 0 <= v <= 1:
+    if 0 <= u < 1 and 0 <= v < 1:
         return (p[0] + u * dx1, p[1] + u * dy1)
     return None
 

@@ -53,9 +53,32 @@ def test_lstm_has_a_separate_cell_state_lane():
     h_lane = {s: a["label"] for s, d, a in edges if a.get("tailport") == "h:e"}
     assert len(C_lane) == T - 1 and len(h_lane) == T       # h_T also feeds the loss
     for t in range(1, T):
-        assert_printed_norms([C_lane[box[t]]], [np.linalg.norm(Cs[t - 1].grad)])
-        assert_printed_norms([h_lane[box[t]]], [np.linalg.norm(hs[t - 1].grad)])
+        # C_t feeds f_{t+1} * C_t (this edge) and tanh(C_t) in its own step: the edge carries the
+        # share that came back from step t+1, the box the total ∂E/∂C_t
+        share = Cs[t].parents[0].edge_grads[1]
+        assert_printed_norms([C_lane[box[t]]], [np.linalg.norm(share)])
+        assert np.linalg.norm(share) != pytest.approx(np.linalg.norm(Cs[t - 1].grad), rel=1e-3)
+        assert_printed_norms([printed_norm_after(nodes[box[t]]["label"], f"‖∂E/∂C<SUB>{t}</SUB>‖ = ")],
+                             [np.linalg.norm(Cs[t - 1].grad)])
+        assert_printed_norms([h_lane[box[t]]], [np.linalg.norm(hs[t - 1].grad)])   # h_t: its one use
     assert all('PORT="C"' in nodes[box[t]]["label"] for t in box)
+
+
+def test_with_a_loss_at_every_step_the_edge_is_the_share_and_the_box_the_total():
+    T = 4
+    E, P, hs = rnn_loss(T=T, loss_at="all")
+    E.backward()
+    nodes, edges, _ = parse_dot(viz.draw_graph(E, level="cell").source)
+    box = cells(nodes)
+    chain = {s: a["label"] for s, d, a in edges if s in box.values() and d in box.values()}
+    for t in range(1, T):
+        nxt = hs[t]                                           # h_{t+1} = tanh(x W + h_t U + b)
+        matmul = nxt.parents[0].parents[0].parents[1]         # h_t U
+        share = matmul.edge_grads[0]
+        assert_printed_norms([chain[box[t]]], [np.linalg.norm(share)])
+        assert_printed_norms([printed_norm_after(nodes[box[t]]["label"], f"‖∂E/∂h_{t}‖ = ")],
+                             [np.linalg.norm(hs[t - 1].grad)])
+        assert np.linalg.norm(share) != pytest.approx(np.linalg.norm(hs[t - 1].grad), rel=1e-3)
 
 
 def test_parameters_are_listed_with_their_gradient_norms():
@@ -131,7 +154,7 @@ def test_two_truncated_bptt_chunks_of_one_layer_are_two_lanes_joined_by_a_cut():
     _, _, clusters = parse_dot(viz.draw_graph(E).source)
     assert clusters == ["rnn · t = 1", "rnn · t = 2", "rnn (2) · t = 1", "rnn (2) · t = 2"]
     nodes, edges, _ = parse_dot(viz.draw_graph(E, level="cell").source)
-    box = {a["label"]: i for i, a in nodes.items() if i.startswith("c")}
+    box = {a["label"].split("\\n")[0]: i for i, a in nodes.items() if i.startswith("c")}
     cuts = [(s, d) for s, d, a in edges if "detach" in a.get("label", "")]
     assert cuts == [(box["rnn · t = 2"], box["rnn (2) · t = 1"])]
     chunk2 = rnn.states                                   # h_1, h_2 of the last call

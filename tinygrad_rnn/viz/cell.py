@@ -2,10 +2,13 @@
 
 Cell view: every tensor made inside scope `rnn/t=3` collapses into the box
 `t = 3`; everything after the loop (readout, loss) collapses into the loss box.
-An edge between two boxes carries a state: h_t into step t+1, labelled with
-‖∂E/∂h_t‖ = ‖h_t.grad‖, the whole gradient on h_t. An LSTM's C_t travels in a
-lane of its own, labelled ‖∂E/∂C_t‖: side by side, the two lanes show why the
-cell state carries gradient further back than the hidden state.
+An edge between two boxes carries a state, h_t into step t+1, and is labelled
+like every edge of the op view: ‖the share of the gradient that flowed back
+along it‖ (the sum of what the uses of h_t in step t+1 sent back). The box says
+the total, ‖∂E/∂h_t‖ = ‖h_t.grad‖: with a loss at every step the two differ by
+what the readout of step t sent back. An LSTM's C_t travels in a lane of its
+own: side by side, the two lanes show why the cell state carries gradient
+further back than the hidden state.
 """
 
 from __future__ import annotations
@@ -65,7 +68,9 @@ def _cell_node(step, nid, state, title) -> Node:
                 tip.append(f"  ∂E/∂{t.name}: {stats(t.grad)}")
     ports = ("C", "h") if C is not None else ()
     hn = norm(h.grad) if h is not None and h.grad is not None else None
-    return Node(nid, "cell", title, "\n".join(tip), step, hn, ports)
+    totals = [f"‖∂E/∂{t.name[0]}_{step[1]}‖ = {fmt_norm(norm(t.grad))}" for t in (C, h)
+              if t is not None and t.grad is not None]
+    return Node(nid, "cell", "\n".join([title, *totals]), "\n".join(tip), step, hn, ports)
 
 
 def _loss_node(root, tensors, step_at) -> Node:
@@ -88,7 +93,7 @@ def _param_table(tensors) -> Node | None:
 
 
 def _state_edges(tensors, home, lanes: bool, tids) -> list[Edge]:
-    """One edge per (box, box, tensor) crossing; a state's label is its total ‖.grad‖."""
+    """One edge per (box, box, tensor) crossing, labelled with the share that flowed along it."""
     merged = {}                                   # (src box, dst box, id(tensor)) -> (tensor, grads, ids)
     for c in tensors:
         for i, p in enumerate(c.parents):
@@ -104,13 +109,12 @@ def _state_edges(tensors, home, lanes: bool, tids) -> list[Edge]:
         port = p.name[0] if lanes and p.name in STATES else ""
         e = Edge(a, b, tailport=port, headport=port if b != "loss" else "",
                  dom_id=ids[0], stands_for=tuple(ids))
-        if p.name in STATES and b != "loss" and p.grad is not None:
-            e.norms = [norm(p.grad)]
-            e.tooltip = f"{p.name} of {p.scope} → next step\n‖∂E/∂{p.name}‖ (all of it): " + stats(p.grad)
-        elif all(g is not None for g in grads):
-            total = np.sum(grads, axis=0)
-            e.norms = [norm(total)]
-            e.tooltip = f"{p.name} → {b}\ngradient along it: {stats(total)}"
+        if all(g is not None for g in grads):
+            share = np.sum(grads, axis=0)
+            e.norms = [norm(share)]
+            e.tooltip = f"{p.name} of {p.scope or 'top level'} → {b}\ngradient along it: {stats(share)}"
+            if p.grad is not None:
+                e.tooltip += f"\n(all of ∂E/∂{p.name}, every use together: {stats(p.grad)})"
         edges.append(e)
     return edges
 

@@ -16,7 +16,7 @@ import graphviz
 
 from .errors import INSTALL_HELP, GraphvizNotFoundError
 from .graph import Edge, Node, Picture
-from .labels import fmt_norm, step_title
+from .labels import fmt_norm, html_text, step_title
 
 # Pale -> dark, for small -> large gradients (ColorBrewer OrRd, 5 classes).
 PALETTE = ["#fdcc8a", "#fc8d59", "#e34a33", "#b30000", "#4d0000"]
@@ -117,12 +117,12 @@ def colour(u: float) -> str:
 
 
 def to_digraph(pic: Picture, title: str | None = None, legend: bool = True,
-               scale: LogScale | None = None) -> Graph:
+               scale: LogScale | None = None, row: bool = True) -> Graph:
     """The picture for Graphviz: an op-level unroll with fixed positions (layout.py, one cell
     repeated in a row), anything else laid out by dot (time left to right, one cluster per step)."""
     if scale is None:
         scale = LogScale([n for e in pic.edges if e.kind == "grad" for n in e.norms])
-    if not any(n.kind in ("cell", "elided") for n in pic.nodes):
+    if row and not any(n.kind in ("cell", "elided") for n in pic.nodes):
         from .fixed import fixed_digraph
         g = fixed_digraph(pic, scale, title, legend)
         if g is not None:
@@ -212,9 +212,9 @@ def _node(g, n: Node) -> None:
 def _ported_label(n: Node) -> str:
     """The LSTM cell box: its title, then one row per state lane (C_t above h_t)."""
     fill = NODE_STYLE[n.kind]["fillcolor"]
-    title = "<BR/>".join(html.escape(line) for line in n.label.split("\n"))
+    title = "<BR/>".join(html_text(line) for line in n.label.split("\n"))
     rows = [f'<TR><TD BGCOLOR="{fill}">{title}</TD></TR>']
-    rows += [f'<TR><TD PORT="{p}" BGCOLOR="{fill}">{p}_t</TD></TR>' for p in n.ports]
+    rows += [f'<TR><TD PORT="{p}" BGCOLOR="{fill}">{p}<SUB>t</SUB></TD></TR>' for p in n.ports]
     return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{"".join(rows)}</TABLE>>'
 
 

@@ -38,7 +38,7 @@ class Node:
     ports: tuple[str, ...] = ()             # cell view: "h", "C" lanes
     dom_id: str = ""                        # SVG id: t<k> for a tensor, x... for a synthetic box
     stands_for: tuple[str, ...] = ()        # the tensor ids drawn in it (a cell box: its step's)
-    role: str = ""                          # what it is in its step ("tanh:h_t"): equal across steps
+    role: str = ""                          # what it is in its step ("h_t", "matmul"): equal across steps
 
 
 @dataclass
@@ -184,7 +184,7 @@ def op_picture(root) -> Picture:
     for t in tensors:
         kind = kind_of(t, root)
         node = Node(ids[id(t)], kind, label_of(t, kind), tooltip_of(t), steps.get(id(t)),
-                    dom_id=tids[id(t)], stands_for=(tids[id(t)],), role=f"{t.op}:{t.name}")
+                    dom_id=tids[id(t)], stands_for=(tids[id(t)],), role=t.name)
         if t.name == "h_t" and t.grad is not None:
             node.state_norm = norm(t.grad)
         if kind == "param" and t.grad is not None:

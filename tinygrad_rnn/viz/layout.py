@@ -44,6 +44,7 @@ BUS_FIRST = 40      # box border to the nearest bus (a tap's label sits in betwe
 BUS_STEP = 24       # between two buses (a weight's box fits between)
 TAP_SPREAD = 8      # several taps into one node: this far apart
 LABEL_H = 11
+RESTARTS = 12       # starting orders tried for a cell's columns (seeded)
 
 
 @dataclass
@@ -148,39 +149,79 @@ class _Cell:
 
     # -- order within columns: barycentre sweeps, then swaps while they help ---------
     def _order(self):
-        best, best_cost = None, None
+        """Barycentre sweeps from a few seeded starting orders, then swaps; the cheapest wins."""
         start = {r: list(ns) for r, ns in self.layers.items()}
-        for flip in (False, True):                            # two starts: reading order and its mirror
-            self.layers = {r: list(reversed(ns)) if flip else list(ns) for r, ns in start.items()}
-            for _ in range(8):
+        rng = np.random.default_rng(0)                        # seeded: the same picture every run
+        best, best_cost = None, None
+        for attempt in range(RESTARTS):
+            if attempt == 0:
+                self.layers = {r: list(ns) for r, ns in start.items()}
+            elif attempt == 1:
+                self.layers = {r: list(reversed(ns)) for r, ns in start.items()}
+            else:
+                self.layers = {r: [ns[i] for i in rng.permutation(len(ns))] for r, ns in start.items()}
+            mine, mine_cost = None, None
+            for _ in range(6):
                 for r in range(self.lo + 1, self.hi + 1):
                     self._sort(r, self.up)
                 for r in range(self.hi - 1, self.lo - 1, -1):
                     self._sort(r, self.down)
                 cost = self._cost()
-                if best_cost is None or cost < best_cost:
-                    best, best_cost = {r: list(ns) for r, ns in self.layers.items()}, cost
-            self.layers = {r: list(ns) for r, ns in best.items()}
-            best_cost = self._transpose(best_cost)
-            best = {r: list(ns) for r, ns in self.layers.items()}
+                if mine_cost is None or cost < mine_cost:
+                    mine, mine_cost = {r: list(ns) for r, ns in self.layers.items()}, cost
+            self.layers = mine
+            mine_cost = self._transpose(mine_cost)
+            if best_cost is None or mine_cost < best_cost:
+                best, best_cost = {r: list(ns) for r, ns in self.layers.items()}, mine_cost
         self.layers = best
 
     def _transpose(self, cost):
-        """Swap neighbours in a column while the total cost goes down (dot's `transpose` step)."""
-        for _ in range(6):
+        """Swap neighbours in a column while the cost goes down (dot's `transpose` step)."""
+        for _ in range(8):
             better = False
             for r in range(self.lo, self.hi + 1):
                 layer = self.layers[r]
                 for i in range(len(layer) - 1):
+                    before = self._local(r)
                     layer[i], layer[i + 1] = layer[i + 1], layer[i]
-                    c = self._cost()
-                    if c < cost:
-                        cost, better = c, True
+                    after = self._local(r)
+                    if after < before:
+                        cost, better = cost - before + after, True
                     else:
                         layer[i], layer[i + 1] = layer[i + 1], layer[i]
             if not better:
                 break
         return cost
+
+    def _between(self, r) -> int:
+        """Crossings between columns r and r+1 (two edges whose ends are in opposite orders)."""
+        if r < self.lo or r >= self.hi:
+            return 0
+        index = {n: i for i, n in enumerate(self.layers[r + 1])}
+        pairs = [(i, index[b]) for i, a in enumerate(self.layers[r]) for b in self.down[a]]
+        return sum(1 for i, (a, b) in enumerate(pairs) for c, d in pairs[i + 1:] if (a - c) * (b - d) < 0)
+
+    def _taps(self, r) -> int:
+        """What the taps of column r pass on their way out (a node: never), and x_t not on top."""
+        layer, cost = self.layers[r], 0
+        for k, n in enumerate(layer):
+            if n in self.tapped:
+                passed = layer[:k] if k < len(layer) - 1 - k else layer[k + 1:]
+                cost += sum(100 if self.size[m][0] else 1 for m in passed)
+                cost += sum(1 for m in passed if m in self.pull)
+        return cost
+
+    def _sides(self) -> int:
+        up = sum(1 for n in self.tapped if self.side(n) < 0)
+        down = len(self.tapped) - up
+        return self.buses_cross * (up * (up - 1) + down * (down - 1)) // 2
+
+    def _local(self, r) -> int:
+        return self._between(r - 1) + self._between(r) + self._taps(r) + self._sides()
+
+    def _cost(self) -> int:
+        """Crossings between neighbouring columns, what the taps pass, and the buses' own crossings."""
+        return sum(self._between(r) + self._taps(r) for r in range(self.lo, self.hi + 1)) + self._sides()
 
     def _where(self, n):
         layer = self.layers[self.rank[n]]
@@ -210,24 +251,6 @@ class _Cell:
         layer = self.layers[self.rank[n]]
         k = layer.index(n)
         return -1 if k < len(layer) - 1 - k or (k == len(layer) - 1 - k and k == 0) else 1
-
-    def _cost(self):
-        """Crossings between neighbouring columns, plus what each tap passes on its way out."""
-        cost = 0
-        for r in range(self.lo, self.hi):
-            index = {n: i for i, n in enumerate(self.layers[r + 1])}
-            pairs = [(i, index[b]) for i, a in enumerate(self.layers[r]) for b in self.down[a]]
-            cost += sum(1 for i, (a, b) in enumerate(pairs) for c, d in pairs[i + 1:]
-                        if (a - c) * (b - d) < 0)
-        for n in self.tapped:
-            layer = self.layers[self.rank[n]]
-            k = layer.index(n)
-            passed = layer[:k] if k < len(layer) - 1 - k else layer[k + 1:]
-            cost += sum(100 if self.size[m][0] else 1 for m in passed)   # through a node: never
-            cost += sum(1 for m in passed if m in self.pull)    # x_t wants the top too
-        up = sum(1 for n in self.tapped if self.side(n) < 0)
-        down = len(self.tapped) - up
-        return cost + self.buses_cross * (up * (up - 1) + down * (down - 1)) // 2
 
     # -- coordinates ------------------------------------------------------------------
     def _coordinates(self):
@@ -537,8 +560,7 @@ class _Row:
         pts = [start]
         src_s = self.step.get(e.src)
         if src_s and src_s in self.box_of:
-            sb = self.box_of[src_s]
-            pts.append((sb[2] if forward else sb[0], a[1]))
+            pts += self._out_path(e.src, src_s, forward)
         if key in cell.y:
             pts.append(self.to_box(s, (cell.x[key], cell.y[key])))
             for x, y, _, dummies in cell.chains:
@@ -549,13 +571,25 @@ class _Row:
         return pts + [stop]
 
     def _leaving(self, e, s):
-        """From a step to the readout: out through the right border at the producer's height."""
+        """From a step to the readout: out through the right border, as h_t leaves for step t+1."""
         d = self.d
-        a = d.pos[e.src]
-        box = self.box_of[s]
+        a, b = d.pos[e.src], d.pos[e.dst]
         start = (a[0] + d.size[e.src][0] / 2, a[1])
-        b = d.pos[e.dst]
-        return [start, (box[2], a[1]), (b[0] - d.size[e.dst][0] / 2, b[1])]
+        return [start, *self._out_path(e.src, s, True), (b[0] - d.size[e.dst][0] / 2, b[1])]
+
+    def _out_path(self, src, s, forward):
+        """The way a state leaves its box: the cell's own path to the out-border, then the border."""
+        cell, _, _ = self.cells[s[0]]
+        box, key, u = self.box_of[s], ("out", self.role[src]), self.tmap.get(src)
+        y = self.d.pos[src][1]
+        pts = []
+        for a, b, _, dummies in cell.chains:
+            if a == u and b == key:
+                pts = [self.to_box(s, (cell.x[m], cell.y[m])) for m in dummies]
+                pts.append(self.to_box(s, (cell.x[key], cell.y[key])))
+                y = pts[-1][1]
+                break
+        return pts + [(box[2] if forward else box[0], y)]
 
     def _in_tail(self, e):
         cell = self.tail_cell
@@ -678,30 +712,34 @@ def place_labels(curves: dict, texts: dict, boxes: list) -> dict:
             continue
         w, h = texts[k]
         pts = curves[k]
+        x0, y0 = pts.min(0) - 80
+        x1, y1 = pts.max(0) + 80
+        near = ((np.maximum(segs[:, 0], segs[:, 2]) > x0) & (np.minimum(segs[:, 0], segs[:, 2]) < x1) &
+                (np.maximum(segs[:, 1], segs[:, 3]) > y0) & (np.minimum(segs[:, 1], segs[:, 3]) < y1))
+        mine, theirs = segs[near & (owner == j)], segs[near & (owner != j)]
         d = np.sqrt((np.diff(pts, axis=0) ** 2).sum(1))
         s = np.concatenate([[0], np.cumsum(d)])
         best, best_score = None, -np.inf
-        for frac in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.12, 0.88):
+        for frac in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.12, 0.88, 0.06, 0.94):
             at = frac * s[-1]
-            i = min(int(np.searchsorted(s, at)), len(pts) - 1)
-            i = max(i, 1)
+            i = max(min(int(np.searchsorted(s, at)), len(pts) - 1), 1)
             tx, ty = pts[i] - pts[i - 1]
             L = max(np.hypot(tx, ty), 1e-9)
             nx, ny = -ty / L, tx / L
-            off = abs(nx) * w / 2 + abs(ny) * h / 2 + 2
+            clear = abs(nx) * w / 2 + abs(ny) * h / 2 + 2       # the text just clear of its line
             base = pts[i - 1] + (pts[i] - pts[i - 1]) * 0.5
-            for sign in (-1, 1):
-                c = base + sign * off * np.array([nx, ny])
-                dist = _seg_dist(c, segs)
-                own = dist[owner == j].min()
-                other = dist[owner != j].min() if (owner != j).any() else np.inf
-                score = min(other - own, 60.0)
-                if len(rects):
-                    hit = ((rects[:, 0] < c[0] + w / 2) & (rects[:, 2] > c[0] - w / 2) &
-                           (rects[:, 1] < c[1] + h / 2) & (rects[:, 3] > c[1] - h / 2)).any()
-                    score -= 100.0 if hit else 0.0
-                score -= frac * 0.01 + abs(frac - 0.5) * 4
-                if score > best_score:
-                    best, best_score = (float(c[0]), float(c[1])), score
+            for shrink, cost in ((1.0, 0.0), (0.7, 6.0), (0.45, 14.0)):   # closer: overlaps its line
+                for sign in (-1, 1):
+                    c = base + sign * clear * shrink * np.array([nx, ny])
+                    own = _seg_dist(c, mine).min()
+                    other = _seg_dist(c, theirs).min() if len(theirs) else np.inf
+                    score = (100.0 if other > own + 1 else 0.0) + min(other - own, 30.0) - cost
+                    if len(rects):
+                        hit = ((rects[:, 0] < c[0] + w / 2) & (rects[:, 2] > c[0] - w / 2) &
+                               (rects[:, 1] < c[1] + h / 2) & (rects[:, 3] > c[1] - h / 2)).any()
+                        score -= 60.0 if hit else 0.0
+                    score -= abs(frac - 0.5) * 4
+                    if score > best_score:
+                        best, best_score = (float(c[0]), float(c[1])), score
         placed[k] = best
     return placed

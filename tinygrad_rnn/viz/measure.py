@@ -9,7 +9,8 @@ same PyTorch model are measured alike:
 
 - crossings: every Bézier piece sampled to a polyline, every pair of edges
   tested segment against segment; a point where two edges meet at an end of
-  either one (a shared node, a tap joining its bus) is not a crossing;
+  either one (a shared node, a tap joining its bus), run alongside, or branch
+  apart from a point both pass through is not a crossing;
 - labels: an edge label is misplaced when another edge passes nearer to it
   than its own edge does;
 - steps: the spread of the step boxes' centres (0 when they stand in one row)
@@ -131,7 +132,9 @@ def _near(p, q, eps=END):
 def crossings_between(a, b, shared_boxes=()) -> int:
     """Points where polylines a and b cross (distinct points; meetings at ends excluded)."""
     found = []
-    ends = (a[0], a[-1], b[0], b[-1])
+    ends = [a[0], a[-1], b[0], b[-1]]
+    mine = {(round(p[0]), round(p[1])) for p in a}
+    ends += [p for p in b if (round(p[0]), round(p[1])) in mine]   # where they branch apart
     for i in range(len(a) - 1):
         p, q = a[i], a[i + 1]
         for j in range(len(b) - 1):

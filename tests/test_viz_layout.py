@@ -1,0 +1,151 @@
+"""The op-level layout, measured on what Graphviz drew: a row of identical cells, buses, ids.
+
+The three pictures of the render benchmark (RNN T=6, LSTM T=4, GRU T=4; B=2,
+D=3, H=8, Linear readout, cross-entropy on the last step) are measured with
+viz.measure from the `-Tjson` layout, and so is torchviz's make_dot of the same
+PyTorch models (benchmarks/render_models.py).
+"""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from benchmarks.render_models import MODELS, ours, torchviz_graph
+from tinygrad_rnn import viz
+from tinygrad_rnn.viz.graph import op_picture
+from tinygrad_rnn.viz.measure import measure, measure_graph
+
+
+@pytest.fixture(scope="module", params=MODELS, ids=[c for c, _ in MODELS])
+def drawn(request):
+    cell, T = request.param
+    loss = ours(cell, T)
+    g = viz.draw_graph(loss)
+    return cell, T, loss, g, g.pipe(format="json")
+
+
+def test_steps_stand_in_one_row_as_copies_of_one_cell(drawn):
+    cell, T, loss, g, text = drawn
+    report = measure(text)
+    assert report.step_spread == 0 and report.step_sizes == 1      # one row, one size
+    doc = json.loads(text)
+    boxes = {o["label"]: [float(v) for v in o["bb"].split(",")] for o in doc["objects"]
+             if o.get("name", "").startswith("cluster")}
+    assert sorted(boxes) == [f"t = {t}" for t in range(1, T + 1)]
+    lefts = [boxes[f"t = {t}"][0] for t in range(1, T + 1)]
+    assert lefts == sorted(lefts)                                   # time reads left to right
+    pos = {o["name"]: [float(v) for v in o["pos"].split(",")] for o in doc["objects"] if "pos" in o}
+    pic = op_picture(loss)
+    where = {}                                                      # (role, k) -> offsets in its box
+    for n in pic.nodes:
+        if n.step:
+            x0, y0 = boxes[f"t = {n.step[1]}"][:2]
+            seen = sum(1 for m in where if m[0] == (n.role, n.step[1]))
+            where[(n.role, n.step[1]), seen] = (pos[n.id][0] - x0, pos[n.id][1] - y0)
+    for ((role, t), k), offset in where.items():
+        if t > 1:                                                   # step 1 lacks x_1 W's h_0 parts
+            np.testing.assert_allclose(offset, where[(role, 2), k], atol=0.5, err_msg=f"{role} at t={t}")
+
+
+def test_every_label_is_nearest_its_own_edge(drawn):
+    cell, T, loss, g, text = drawn
+    report = measure(text)
+    assert report.labels > 0 and report.labels_misplaced == 0
+
+
+def test_far_fewer_crossings_than_dot_on_its_own():
+    loss = ours("rnn", 6)
+    row, by_dot = measure_graph(viz.draw_graph(loss)), measure_graph(viz.draw_graph(loss, layout="dot"))
+    assert row.crossings < by_dot.crossings / 4
+    assert row.width * row.height < by_dot.width * by_dot.height
+
+
+@pytest.mark.parametrize("cell, T", [m for m in MODELS if m[0] != "gru"])
+def test_fewer_crossings_than_torchviz_of_the_same_pytorch_model(cell, T):
+    pytest.importorskip("torchviz", reason="torchviz==0.0.3 is in the bench extra")
+    ours_ = measure_graph(viz.draw_graph(ours(cell, T)))
+    theirs = measure_graph(torchviz_graph(cell, T))
+    assert ours_.crossings < theirs.crossings
+
+
+def test_a_shared_weight_is_one_bus_whose_taps_are_its_real_edges(drawn):
+    cell, T, loss, g, text = drawn
+    doc = json.loads(text)
+    names = {o["_gvid"]: o for o in doc["objects"]}
+    edges = doc["edges"]
+    pic = op_picture(loss)
+    for n in pic.nodes:
+        if n.kind != "param" or n.step or n.label.split("\n")[0] in ("V", "c"):
+            continue
+        real = {e.dom_id for e in pic.edges if e.src == n.id}
+        taps = [e for e in edges if names[e["tail"]]["name"] == n.id]
+        assert {e["id"] for e in taps} == real and len(real) == T   # one tap per step, real ids
+        bus = [e for e in edges if e["id"].startswith(f"xbus{n.dom_id}_")]
+        assert len(bus) == T and names[bus[-1]["head"]]["name"] == n.id   # it ends at the weight
+        sums = [float(re.search(r"(\d\.\d\de[-+]\d\d)", e["label"]).group(1)) for e in bus]
+        w = loss_param(loss, n.label.split("\n")[0])
+        np.testing.assert_allclose(sums[-1], np.linalg.norm(w.grad), rtol=5e-3)   # the total
+
+
+def loss_param(loss, name):
+    return next(t for t in viz.graph.walk(loss) if t.op is None and t.name == name)
+
+
+def test_ids_follow_the_viewer_contract(drawn):
+    cell, T, loss, g, text = drawn
+    doc = json.loads(text)
+    for o in doc["objects"]:
+        if "pos" in o:
+            assert re.fullmatch(r"t\d+|x\w+", o["id"]), o["name"]
+    ids = [e["id"] for e in doc["edges"]]
+    assert all(re.fullmatch(r"e\d+_\d+|x\w+", i) for i in ids) and len(set(ids)) == len(ids)
+    assert sum(1 for i in ids if i.startswith("e")) == sum(1 for e in op_picture(loss).edges)
+
+
+def test_a_lane_running_backwards_in_time_is_drawn_mirrored():
+    tg.manual_seed(0)
+    cell = tg.nn.RNNCell(3, 4)
+    x = np.random.default_rng(0).standard_normal((2, 4, 3))
+    h = None
+    for t in (4, 3, 2, 1):                                          # the reverse direction
+        with tg.scope(f"back/t={t}"):
+            h = cell(x[:, t - 1], h)
+            h.name = "h_t"
+    E = (h * h).sum()
+    E.backward()
+    report = measure_graph(viz.draw_graph(E))
+    doc = json.loads(viz.draw_graph(E).pipe(format="json"))
+    lefts = {o["label"]: float(o["bb"].split(",")[0]) for o in doc["objects"]
+             if o.get("name", "").startswith("cluster")}
+    assert lefts["t = 4"] < lefts["t = 3"] < lefts["t = 2"] < lefts["t = 1"]
+    assert report.step_spread == 0 and report.labels_misplaced == 0
+
+
+def test_a_shared_scale_colours_alike_and_says_so():
+    a, b = ours("rnn", 6), ours("lstm", 4)
+    scale = viz.shared_scale(a, b)
+    ga, gb = viz.draw_graph(a, scale=scale), viz.draw_graph(b, scale=scale)
+    for g in (ga, gb):
+        assert "a scale shared with other pictures" in g.source
+        assert viz.fmt_norm(scale.lo) in g.source and viz.fmt_norm(scale.hi) in g.source
+    assert "this picture's own range" in viz.draw_graph(a).source
+    fixed = viz.dot.LogScale.between(1e-3, 1.0)
+    assert fixed(1e-3) == 0.0 and fixed(1.0) == 1.0 and fixed(1e-6) == 0.0
+    with pytest.raises(ValueError, match="0 < lo <= hi"):
+        viz.dot.LogScale.between(0.0, 1.0)
+
+
+def test_in_jupyter_a_wide_graph_scrolls_inside_its_cell():
+    bundle = viz.draw_graph(ours("rnn", 6))._repr_mimebundle_()
+    assert bundle["text/html"].startswith('<div style="max-width:100%;max-height:80vh;overflow:auto')
+    assert "<svg" in bundle["text/html"] and bundle["image/svg+xml"].lstrip().startswith("<?xml")
+
+
+def test_labels_use_subscripts_and_say_which_weight_a_matmul_applies():
+    source = viz.draw_graph(ours("rnn", 6)).source
+    for text in ("h<SUB>2</SUB>·U", "x<SUB>3</SUB>·W", "h<SUB>6</SUB>·V", "‖∂E/∂h<SUB>4</SUB>‖"):
+        assert text in source
+    assert "h_t" not in re.sub(r'tooltip="[^"]*"', "", source)     # no raw underscores drawn

@@ -51,4 +51,5 @@ def plot_gradient_flow(runs, path=None, title: str | None = None, name: str = "h
 
 
 __all__ = ["draw_graph", "shared_scale", "picture", "to_html", "interactive", "write",
-           "state_grad_norms", "plot_gradient_flow", "GraphTooLargeError", "GraphvizNotFoundError", "fmt_norm", "FORMATS"]
+           "state_grad_norms", "plot_gradient_flow", "GraphTooLargeError", "GraphvizNotFoundError",
+           "fmt_norm", "FORMATS"]

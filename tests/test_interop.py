@@ -84,8 +84,8 @@ def test_options_we_lack_are_refused_by_name():
         tg.interop.from_torch(torch.nn.Embedding(4, 2, padding_idx=0))
     with pytest.raises(TypeError, match="cannot convert a Conv1d; supported"):
         tg.interop.from_torch(torch.nn.Conv1d(1, 1, 1))
-    with pytest.raises(TypeError, match="to_torch: cannot convert a Dropout"):
-        tg.interop.to_torch(nn.Dropout(0.1))
+    with pytest.raises(TypeError, match="to_torch: cannot convert a Module"):
+        tg.interop.to_torch(nn.Module())
 
 
 def test_importing_the_package_does_not_import_torch():
@@ -200,3 +200,40 @@ def test_copy_from_torch_matches_a_model_written_twice_by_attribute_name():
 def test_lstm_projections_are_refused():
     with pytest.raises(ValueError, match=r"LSTM uses \{'proj_size': 2\}"):
         tg.interop.from_torch(torch.nn.LSTM(3, 4, proj_size=2))
+
+
+CELLS = [("RNNCell", dict(nonlinearity="relu")), ("RNNCell", dict(bias=False)), ("LSTMCell", dict()),
+         ("GRUCell", dict()), ("GRUCell", dict(bias=False))]
+
+
+@pytest.mark.parametrize("kind, options", CELLS, ids=[f"{k}-{o}" for k, o in CELLS])
+def test_cells_both_ways(kind, options):
+    torch.manual_seed(8)
+    theirs = getattr(torch.nn, kind)(D, H, dtype=torch.float64, **options)
+    ours = tg.interop.from_torch(theirs)
+    r = np.random.default_rng(9)
+    x, h = r.standard_normal((B, D)), r.standard_normal((B, H))
+    state = (h, r.standard_normal((B, H))) if kind == "LSTMCell" else h
+    X, tx = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    S = tuple(Tensor(s) for s in state) if kind == "LSTMCell" else Tensor(state)
+    tS = tuple(torch.tensor(s) for s in state) if kind == "LSTMCell" else torch.tensor(state)
+    out, tout = ours(X, S), theirs(tx, tS)
+    out, tout = (out[0], tout[0]) if kind == "LSTMCell" else (out, tout)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-13)
+    G = r.standard_normal(out.shape)
+    (out * G).sum().backward()
+    (tout * torch.from_numpy(G)).sum().backward()
+    np.testing.assert_allclose(X.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    expected = tg.nn.torch_layout.cell_from_torch(
+        ours, {k: p.grad.numpy() for k, p in theirs.named_parameters()}, grads=True)
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, expected[name], rtol=1e-10, atol=1e-12, err_msg=name)
+    back = tg.interop.to_torch(ours)
+    np.testing.assert_allclose(back(tx, tS)[0 if kind == "LSTMCell" else ...].detach().numpy(),
+                               tout.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_dropout_both_ways():
+    ours = tg.interop.from_torch(torch.nn.Dropout(0.3).eval())
+    assert isinstance(ours, nn.Dropout) and ours.p == 0.3 and not ours.training
+    assert tg.interop.to_torch(ours).p == 0.3

@@ -64,6 +64,35 @@ def test_cross_entropy_options_gradcheck(weight, ignore_index, smoothing):
                                                   label_smoothing=smoothing), [z])
 
 
+@pytest.mark.parametrize("weight, smoothing, reduction, shape", itertools.product(
+    [None, "w"], [0.0, 0.25], ["mean", "sum", "none"], [(6,), (2, 3)]))
+def test_probability_targets_match_torch(weight, smoothing, reduction, shape):
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(11)
+    z, w = r.standard_normal((*shape, K)), r.uniform(0.2, 2.0, K)
+    p = r.dirichlet(np.ones(K), shape)                      # each row sums to 1
+    w = w if weight else None
+    Z, P = Tensor(z, requires_grad=True), Tensor(p, requires_grad=True)
+    loss = F.cross_entropy(Z, P, weight=w, reduction=reduction, label_smoothing=smoothing)
+    tz, tp = torch.tensor(z, requires_grad=True), torch.tensor(p, requires_grad=True)
+    move = (lambda a: a) if len(shape) == 1 else (lambda a: a.permute(0, 2, 1))
+    tl = torch.nn.functional.cross_entropy(move(tz), move(tp), reduction=reduction, label_smoothing=smoothing,
+                                           weight=None if w is None else torch.from_numpy(w))
+    G = r.standard_normal(loss.shape)
+    (loss * G).sum().backward()
+    (tl * torch.from_numpy(G)).sum().backward()
+    np.testing.assert_allclose(loss.data, tl.detach().numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(Z.grad, tz.grad.numpy(), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(P.grad, tp.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_probability_targets_gradcheck():
+    r = np.random.default_rng(12)
+    p = r.dirichlet(np.ones(K), 4)
+    assert tg.gradcheck(lambda z, q: F.cross_entropy(z, q, label_smoothing=0.1),
+                        [r.standard_normal((4, K)), p])
+
+
 def test_every_row_ignored_gives_nan_as_torch():
     torch = pytest.importorskip("torch")
     z, t = np.zeros((3, K)), np.full(3, -100)

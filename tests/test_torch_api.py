@@ -83,13 +83,39 @@ def test_sizes_numbers_and_bool():
         float(x)
 
 
-def test_zero_is_a_write_that_a_stale_graph_refuses():
+def test_in_place_writes_as_torch_under_no_grad_and_refused_outside():
     w = Tensor(np.ones(3), requires_grad=True)
     y = (w * w).sum()
-    assert w.zero_() is w
-    np.testing.assert_array_equal(w.data, 0.0)
-    with pytest.raises(tg.InplaceModificationError):
+    with pytest.raises(RuntimeError, match=r"zero_: 'tensor' \(shape \(3,\)\) requires grad.*tg.no_grad"):
+        w.zero_()
+    with tg.no_grad():
+        assert w.mul_(3.0).add_(np.ones(3), alpha=2).sub_(1.0).div_(2.0) is w
+    np.testing.assert_array_equal(w.data, 2.0)
+    with pytest.raises(tg.InplaceModificationError):        # the graph read the old values
         y.backward()
+    with tg.no_grad():
+        w.clamp_(max=1.5).copy_(np.array([0.0, 1.0, 2.0])).fill_(4.0)
+    np.testing.assert_array_equal(w.data, 4.0)
+    with tg.no_grad():
+        w.zero_()
+    np.testing.assert_array_equal(w.data, 0.0)
+
+
+def test_in_place_refusals():
+    x, i = Tensor(np.zeros((2, 3))), Tensor([1, 2])
+    view = x[0]
+    x.add_(1.0)                                              # no grad: allowed, views see it
+    np.testing.assert_array_equal(view.data, 1.0)
+    with pytest.raises(TypeError, match="add_: a float64 result cannot be written into 'tensor' of "
+                                        "dtype int64"):
+        i.add_(0.5)
+    with pytest.raises(tg.ShapeError, match=r"copy_: a result of shape \(4,\) cannot be written into"):
+        x.copy_(np.ones(4))
+    with torch.no_grad():                                    # the same rule in torch
+        t = torch.zeros(2, 3, requires_grad=True)
+        t.add_(1.0)
+    with pytest.raises(RuntimeError):
+        torch.zeros(2, requires_grad=True).add_(1.0)
 
 
 @pytest.mark.parametrize("make", [

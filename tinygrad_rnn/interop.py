@@ -10,7 +10,8 @@ weights, mapped between the two layouts:
 - Linear: torch stores weight (out, in) and computes x Wᵀ + b; ours is W (in, out),
   y = x W + b (row convention), so the weight is transposed.
 - Embedding, LayerNorm: the same arrays.
-- RNN, LSTM, GRU: gates stacked and transposed, LSTM gate order i, f, g, o against
+- Dropout: its p (no weights).
+- RNN, LSTM, GRU and their cells: gates stacked and transposed, LSTM gate order i, f, g, o against
   the course's f, i, C̃, o on [h, x], two biases folded into one: see `nn.torch_layout`,
   the one place that mapping lives. The layer keeps torch's state layout
   (``state_layout="torch"``: states (num_layers·directions, B, H)), so the outputs
@@ -44,7 +45,8 @@ def _refuse(module, **options_at_default) -> None:
 
 
 def from_torch(module) -> nn.Module:
-    """The tinygrad_rnn layer equivalent to a torch.nn Linear, Embedding, LayerNorm, RNN, LSTM or GRU."""
+    """The tinygrad_rnn layer equivalent to a torch.nn Linear, Embedding, LayerNorm, Dropout,
+    RNN, LSTM, GRU, RNNCell, LSTMCell or GRUCell."""
     kind = type(module).__name__
     if kind not in _BUILD:
         raise TypeError(f"from_torch: cannot convert a {kind}; supported: {sorted(_BUILD)} (for a "
@@ -123,10 +125,28 @@ def _recurrent_state(ours, m):
     return torch_layout.layer_from_torch(ours, _same_state(ours, m))
 
 
+def _cell_build(m):
+    kind = type(m).__name__
+    options = dict(bias=m.bias, dtype=_numpy(m.weight_ih).dtype)
+    if kind == "RNNCell":
+        options["nonlinearity"] = m.nonlinearity
+    return getattr(nn, kind)(m.input_size, m.hidden_size, **options)
+
+
+def _cell_state(ours, m):
+    return torch_layout.cell_from_torch(ours, _same_state(ours, m))
+
+
+def _dropout_build(m):
+    return nn.Dropout(m.p)
+
+
 _BUILD = {"Linear": _linear_build, "Embedding": _embedding_build, "LayerNorm": _layernorm_build,
-          "RNN": _recurrent_build, "LSTM": _recurrent_build, "GRU": _recurrent_build}
+          "RNN": _recurrent_build, "LSTM": _recurrent_build, "GRU": _recurrent_build,
+          "RNNCell": _cell_build, "LSTMCell": _cell_build, "GRUCell": _cell_build, "Dropout": _dropout_build}
 _STATE = {"Linear": _linear_state, "Embedding": _same_state, "LayerNorm": _same_state,
-          "RNN": _recurrent_state, "LSTM": _recurrent_state, "GRU": _recurrent_state}
+          "RNN": _recurrent_state, "LSTM": _recurrent_state, "GRU": _recurrent_state,
+          "RNNCell": _cell_state, "LSTMCell": _cell_state, "GRUCell": _cell_state, "Dropout": _same_state}
 
 
 def to_torch(module):
@@ -139,7 +159,8 @@ def to_torch(module):
     build = _TO.get(kind)
     if build is None:
         raise TypeError(f"to_torch: cannot convert a {kind}; supported: {sorted(_TO)}")
-    dtype = getattr(torch, np.dtype(module.parameters()[0].dtype).name)
+    params = module.parameters()
+    dtype = getattr(torch, np.dtype(params[0].dtype).name) if params else None
     theirs, state = build(torch, module, dtype)
     theirs.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
     theirs.train(module.training)
@@ -171,5 +192,15 @@ def _recurrent_to(torch, m, dtype):
     return theirs, torch_layout.layer_to_torch(m)
 
 
+def _cell_to(torch, m, dtype):
+    kind = type(m).__name__
+    options = dict(bias=m.bias, dtype=dtype)
+    if kind == "RNNCell":
+        options["nonlinearity"] = m.nonlinearity
+    return getattr(torch.nn, kind)(m.input_size, m.hidden_size, **options), torch_layout.cell_to_torch(m)
+
+
 _TO = {"Linear": _linear_to, "Embedding": _embedding_to, "LayerNorm": _layernorm_to,
-       "RNN": _recurrent_to, "LSTM": _recurrent_to, "GRU": _recurrent_to}
+       "RNN": _recurrent_to, "LSTM": _recurrent_to, "GRU": _recurrent_to,
+       "RNNCell": _cell_to, "LSTMCell": _cell_to, "GRUCell": _cell_to,
+       "Dropout": lambda torch, m, dtype: (torch.nn.Dropout(m.p), {})}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from .context import current_scope
+from .context import current_scope, is_grad_enabled
 from .dialect import accepts_dim
 from .errors import ShapeError, where
 
@@ -22,6 +22,10 @@ def _normalise(axis: int, ndim: int, fname: str) -> int:
         raise ShapeError(f"{fname}: dim {axis} is out of range for a tensor of {ndim} dims "
                          f"(valid: [{-ndim}, {ndim - 1}]){where(current_scope())}")
     return axis % ndim
+
+
+def _array(x):
+    return x.data if hasattr(x, "_data") else np.asarray(x)
 
 
 def _compare(op):
@@ -97,10 +101,50 @@ class TorchMethods:
     def long(self):
         return self.astype(np.int64)
 
-    def zero_(self):
-        """Fill with zeros in place (a write: a graph that read the old values refuses backward)."""
-        self.data = np.zeros_like(self.data)
+    # ---- in place: writes to the array, outside the graph --------------------
+    def _write(self, name: str, value):
+        """Write `value` into this tensor's array in place (views see it; graphs that read
+        the old values refuse backward). As torch: refused on a tensor that requires grad,
+        unless under no_grad() (a hand-written parameter update)."""
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(f"{name}: '{self.name}' (shape {self.shape}) requires grad, and an "
+                               "in-place write is not recorded in the graph; wrap it in "
+                               "tg.no_grad() to update a parameter by hand, or write x = x + y")
+        value = np.asarray(value.data if hasattr(value, "_data") else value)
+        if not np.can_cast(value.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"{name}: a {value.dtype} result cannot be written into '{self.name}' "
+                            f"of dtype {self.dtype} without losing it (torch refuses it too)")
+        try:
+            self._data[...] = np.broadcast_to(value, self.shape)
+        except ValueError:
+            raise ShapeError(f"{name}: a result of shape {value.shape} cannot be written into "
+                             f"'{self.name}' of shape {self.shape}{where(current_scope())}") from None
+        self.data = self._data        # the data setter stamps the write (version counter)
         return self
+
+    def zero_(self):
+        return self._write("zero_", 0)
+
+    def fill_(self, value):
+        return self._write("fill_", value)
+
+    def copy_(self, src):
+        return self._write("copy_", src)
+
+    def add_(self, other, alpha=1):
+        return self._write("add_", self._data + alpha * _array(other))
+
+    def sub_(self, other, alpha=1):
+        return self._write("sub_", self._data - alpha * _array(other))
+
+    def mul_(self, other):
+        return self._write("mul_", self._data * _array(other))
+
+    def div_(self, other):
+        return self._write("div_", self._data / _array(other))
+
+    def clamp_(self, min=None, max=None):
+        return self._write("clamp_", np.clip(self._data, min, max))
 
     def __float__(self) -> float:
         return float(self.item())

@@ -130,9 +130,15 @@ def cross_entropy(logits, targets, weight=None, ignore_index: int = -100, reduct
     * ``label_smoothing`` ε: the target puts 1 - ε on the class and ε/K on every
       class, E_i = (1 - ε) E_i^nll + (ε/K) Σ_k -w_k logp[i, k]; the smoothing
       term is divided by the same Σ_i w[t_i] under the mean.
+
+    Targets may also be class probabilities of the logits' shape (float):
+    E_i = -Σ_k w_k p_ik logp[i, k], with p smoothed to (1 - ε) p + ε/K; the mean
+    divides by N (PyTorch's rule for probability targets).
     """
     _check_options("cross_entropy", reduction, label_smoothing)
     logits = _tensor(logits)
+    if _is_probabilities(targets, logits):
+        return _soft_cross_entropy(logits, targets, weight, reduction, label_smoothing)
     t = _targets(targets, logits, "cross_entropy", ignore_index)
     N, K = t.size, logits.shape[-1]
     w = _weight(weight, K, logits.dtype, "cross_entropy")
@@ -145,6 +151,23 @@ def cross_entropy(logits, targets, weight=None, ignore_index: int = -100, reduct
     if reduction == "none":
         return loss.reshape(t.shape)
     return loss.sum() if reduction == "sum" else _weighted_mean(loss, total)
+
+
+def _is_probabilities(targets, logits: Tensor) -> bool:
+    return np.shape(targets) == logits.shape and np.asarray(
+        targets.data if isinstance(targets, Tensor) else targets).dtype.kind == "f"
+
+
+def _soft_cross_entropy(logits: Tensor, p, weight, reduction: str, eps: float) -> Tensor:
+    """E_i = -Σ_k w_k p_ik log softmax(z_i)_k, over the last axis (the classes)."""
+    K = logits.shape[-1]
+    p = p if isinstance(p, Tensor) else Tensor(np.asarray(p, dtype=logits.dtype))
+    if eps:
+        p = p * (1.0 - eps) + eps / K
+    w = _weight(weight, K, logits.dtype, "cross_entropy")
+    logp = logits.log_softmax(axis=-1)                   # (..., K)
+    loss = -(logp * p * (1.0 if w is None else w)).sum(axis=-1)   # (...)
+    return _reduce(loss, reduction, "cross_entropy")
 
 
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:

@@ -109,16 +109,21 @@ def _same_state(ours, m):
     return {k: _numpy(v) for k, v in m.state_dict().items()}
 
 
+def _make(library, m, **options):
+    """library.<same class name>(input_size, hidden_size, **options), with the nonlinearity of
+    an RNN or RNNCell: the one constructor call both directions share."""
+    kind = type(m).__name__
+    if kind.startswith("RNN"):
+        options["nonlinearity"] = m.nonlinearity
+    return getattr(library, kind)(m.input_size, m.hidden_size, **options)
+
+
 def _recurrent_build(m):
     """Same sizes and options; torch's state layout, so the outputs match torch's exactly."""
     _refuse(m, proj_size=0)
-    kind = type(m).__name__
-    options = dict(num_layers=m.num_layers, dtype=_numpy(m.weight_ih_l0).dtype, bias=m.bias,
-                   batch_first=m.batch_first, dropout=m.dropout, bidirectional=m.bidirectional,
-                   state_layout="torch")
-    if kind == "RNN":
-        options["nonlinearity"] = m.nonlinearity
-    return getattr(nn, kind)(m.input_size, m.hidden_size, **options)
+    return _make(nn, m, num_layers=m.num_layers, dtype=_numpy(m.weight_ih_l0).dtype, bias=m.bias,
+                 batch_first=m.batch_first, dropout=m.dropout, bidirectional=m.bidirectional,
+                 state_layout="torch")
 
 
 def _recurrent_state(ours, m):
@@ -126,11 +131,7 @@ def _recurrent_state(ours, m):
 
 
 def _cell_build(m):
-    kind = type(m).__name__
-    options = dict(bias=m.bias, dtype=_numpy(m.weight_ih).dtype)
-    if kind == "RNNCell":
-        options["nonlinearity"] = m.nonlinearity
-    return getattr(nn, kind)(m.input_size, m.hidden_size, **options)
+    return _make(nn, m, bias=m.bias, dtype=_numpy(m.weight_ih).dtype)
 
 
 def _cell_state(ours, m):
@@ -183,21 +184,13 @@ def _layernorm_to(torch, m, dtype):
 
 
 def _recurrent_to(torch, m, dtype):
-    kind = type(m).__name__
-    options = dict(num_layers=m.num_layers, bias=m.cells[0].bias, batch_first=m.batch_first,
+    theirs = _make(torch.nn, m, num_layers=m.num_layers, bias=m.cells[0].bias, batch_first=m.batch_first,
                    dropout=m.dropout, bidirectional=m.bidirectional, dtype=dtype)
-    if kind == "RNN":
-        options["nonlinearity"] = m.nonlinearity
-    theirs = getattr(torch.nn, kind)(m.input_size, m.hidden_size, **options)
     return theirs, torch_layout.layer_to_torch(m)
 
 
 def _cell_to(torch, m, dtype):
-    kind = type(m).__name__
-    options = dict(bias=m.bias, dtype=dtype)
-    if kind == "RNNCell":
-        options["nonlinearity"] = m.nonlinearity
-    return getattr(torch.nn, kind)(m.input_size, m.hidden_size, **options), torch_layout.cell_to_torch(m)
+    return _make(torch.nn, m, bias=m.bias, dtype=dtype), torch_layout.cell_to_torch(m)
 
 
 _TO = {"Linear": _linear_to, "Embedding": _embedding_to, "LayerNorm": _layernorm_to,

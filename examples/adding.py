@@ -11,6 +11,7 @@ from __future__ import annotations
 import tinygrad_rnn as tg
 from examples.datasets import ADDING_BASELINE, adding_problem
 from examples.figures import Figure
+from examples.progress import progress
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn import functional as F
 
@@ -32,11 +33,13 @@ def evaluate(model: Adder, x, y) -> float:
         return F.mse_loss(model(x), y).item()
 
 
-def train(model: Adder, rng, steps: int, batch: int, T: int, lr: float, test, every: int):
+def train(model: Adder, rng, steps: int, batch: int, T: int, lr: float, test, every: int,
+          show_progress: bool = False, desc: str | None = None):
     """Adam on fresh batches, gradient norm clipped at 1; the test MSE every `every` steps."""
     params = model.parameters()
     opt = tg.optim.Adam(params, lr=lr)
     curve = [(0, evaluate(model, *test))]
+    bar = progress(steps, enabled=show_progress, desc=desc)
     with tg.record_edge_grads(False):                # no renderer here: keep memory low
         for step in range(1, steps + 1):
             x, y = adding_problem(rng, batch, T)
@@ -45,8 +48,11 @@ def train(model: Adder, rng, steps: int, batch: int, T: int, lr: float, test, ev
             loss.backward()
             nn.clip_grad_norm_(params, 1.0)
             opt.step()
+            bar.update()
             if step % every == 0 or step == steps:
                 curve.append((step, evaluate(model, *test)))
+                bar.set_postfix_str(f"test MSE {curve[-1][1]:.4f}")
+    bar.close()
     return curve
 
 

@@ -45,6 +45,7 @@ if __package__ in (None, ""):  # `python examples/char_rnn.py`: make the repo im
 
 import tinygrad_rnn as tg  # noqa: E402
 from examples.figures import can_draw, pyplot  # noqa: E402
+from examples.progress import progress  # noqa: E402
 from tinygrad_rnn import nn, viz  # noqa: E402
 from tinygrad_rnn.nn import functional as F  # noqa: E402
 
@@ -202,32 +203,6 @@ def load_checkpoint(path, model, opt, rng, vocab):
 
 
 # ---- training ----------------------------------------------------------------
-def progress(total: int, initial: int, enabled: bool):
-    """A tqdm bar if tqdm is installed (and wanted), else a silent stand-in."""
-    if enabled:
-        try:
-            from tqdm import tqdm
-            return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
-        except ImportError:
-            pass
-    return _NoBar()
-
-
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def set_postfix_str(self, s):
-        pass
-
-    def close(self):
-        pass
-
-    @staticmethod
-    def write(s):
-        print(s)
-
-
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -36,7 +36,13 @@ from .factories import (
                       zeros_like,
 )
 from .gradcheck import GradcheckError, GradcheckUndecidable, gradcheck
-from .monitor import GradientExplosionError, GradientExplosionWarning, GradientMonitor
+from .monitor import (
+    GradientExplosionError,
+    GradientExplosionWarning,
+    GradientMonitor,
+    StateGradientMonitor,
+    VanishingGradientWarning,
+)
 from .rng import manual_seed
 from .tensor import Tensor, cat, stack
 
@@ -52,6 +58,7 @@ __all__ = [
     "interop", "memory",
     "save", "load", "CheckpointError", "compile", "CompileError",
     "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
+    "StateGradientMonitor", "VanishingGradientWarning",
 ]
 
 

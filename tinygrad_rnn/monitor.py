@@ -151,3 +151,83 @@ class GradientMonitor:
 
     def reset(self) -> None:
         self.history.clear()
+
+
+# ---- vanishing: the failure that ‖g‖ cannot see --------------------------------
+class VanishingGradientWarning(RuntimeWarning):
+    """Issued by `StateGradientMonitor.check()` when the early steps receive (almost) nothing."""
+
+
+@dataclass(frozen=True)
+class StateGradNorms:
+    """One `StateGradientMonitor.check()`: ‖∂E/∂h_t‖ for t = 1..T and the reach ratio."""
+
+    step: int                     # 1 for the first check()
+    norms: np.ndarray             # (T,)  ‖∂E/∂h_t‖
+    reach: float                  # ‖∂E/∂h_1‖ / ‖∂E/∂h_T‖ (0 if h_T got nothing)
+    vanished: bool                # reach < min_reach
+    message: str = ""
+
+
+class StateGradientMonitor:
+    """Measure ‖∂E/∂h_t‖ at every step after backward(); warn when h_1 receives nothing.
+
+    A vanishing gradient raises no error and leaves ‖g‖ finite and ordinary: the
+    early steps simply stop influencing the weights, and a loss stuck at a trivial
+    baseline looks like convergence. What does show it is the gradient that reaches
+    the first state: with the loss at the end of the sequence (many-to-one),
+
+        reach = ‖∂E/∂h_1‖ / ‖∂E/∂h_T‖ ≈ ‖∂h_T/∂h_1‖ <= (γ ‖U‖₂)^(T-1)
+
+    layer: a sequence layer (its `.states` after the forward pass are h_1..h_T), or
+    a function returning the list [h_1, ..., h_T]. min_reach: the reach below which a
+    step counts as vanished. on_vanish: "warn", "raise" (RuntimeError), "ignore", or a
+    callable receiving the step's `StateGradNorms`.
+
+    With a loss at every step, ∂E/∂h_1 also holds E_1's own gradient, so the ratio
+    no longer isolates the path through time; use `analysis.jacobian_norms` there.
+    """
+
+    def __init__(self, layer, min_reach: float = 1e-3, on_vanish="warn"):
+        if not callable(on_vanish) and on_vanish not in ACTIONS:
+            choices = ", ".join(map(repr, ACTIONS))
+            raise ValueError(f"StateGradientMonitor: on_vanish must be one of {choices} "
+                             f"or a function of the step's StateGradNorms, got {on_vanish!r}")
+        if not min_reach > 0:
+            raise ValueError(f"StateGradientMonitor: min_reach must be > 0, got {min_reach!r}")
+        has_states = hasattr(type(layer), "states")          # a sequence layer (a property: no forward yet)
+        self.states = (lambda: layer.states) if has_states else layer
+        self.min_reach, self.on_vanish = min_reach, on_vanish
+        self.history: list[StateGradNorms] = []
+
+    def check(self) -> StateGradNorms:
+        """Read ‖∂E/∂h_t‖ from the states' .grad (call after backward()); record and report."""
+        states = list(self.states())
+        if not states:
+            raise RuntimeError("StateGradientMonitor.check(): the layer holds no states; "
+                               "call it after the forward pass and backward()")
+        norms = np.array([0.0 if h.grad is None else _norm(h.grad) for h in states])
+        reach = float(norms[0] / norms[-1]) if norms[-1] > 0 else 0.0
+        vanished = reach < self.min_reach
+        message = ""
+        if vanished:
+            message = (f"StateGradientMonitor: step {len(self.history) + 1}: ‖∂E/∂h_1‖ / ‖∂E/∂h_T‖ = "
+                       f"{reach:.2e} over T = {len(states)} steps (below {self.min_reach:g}): the first "
+                       "steps receive almost no gradient, so the weights cannot learn what they would "
+                       "need to remember; a flat loss here is not convergence. Try an LSTM or GRU, "
+                       "U = I with ReLU (nn.init.eye_), an orthogonal U, or a shorter dependency")
+        record = StateGradNorms(len(self.history) + 1, norms, reach, vanished, message)
+        self.history.append(record)
+        if vanished:
+            if callable(self.on_vanish):
+                self.on_vanish(record)
+            elif self.on_vanish == "raise":
+                raise RuntimeError(message)
+            elif self.on_vanish == "warn":
+                warnings.warn(message, VanishingGradientWarning, stacklevel=2)
+        return record
+
+    @property
+    def reaches(self) -> np.ndarray:
+        """The reach ratio at every check(), in order (plot it on a log scale)."""
+        return np.array([r.reach for r in self.history])

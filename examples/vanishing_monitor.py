@@ -30,11 +30,11 @@ if __package__ in (None, ""):          # `python examples/vanishing_monitor.py`:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import tinygrad_rnn as tg
 from examples.adding import Adder
 from examples.datasets import ADDING_BASELINE, adding_problem
+from examples.figures import Figure, can_draw
 from examples.irnn import irnn, tanh_rnn
 from examples.progress import progress
 from tinygrad_rnn import nn
@@ -101,7 +101,8 @@ def main(argv=None) -> dict:
         result[f"{key}_grad_norm_max"] = float(r["grad_norm"].max())
         result[f"{key}_vanished_steps"] = r["vanished"]
         result[f"{key}_exploded_steps"] = r["exploded"]
-    _plot(out / "vanishing_monitor.png", runs, T)
+    if can_draw():
+        _plot(out / "vanishing_monitor.png", runs, T)
     result["seconds"] = time.perf_counter() - start
 
     print(f"adding problem, T = {T}: {steps} Adam steps of batch {batch}, hidden size {H}")

@@ -206,7 +206,7 @@ class StateGradientMonitor:
         if not states:
             raise RuntimeError("StateGradientMonitor.check(): the layer holds no states; "
                                "call it after the forward pass and backward()")
-        norms = np.array([0.0 if h.grad is None else _norm(h.grad) for h in states])
+        norms = np.array([0.0 if h.grad is None else norm(h.grad) for h in states])
         reach = float(norms[0] / norms[-1]) if norms[-1] > 0 else 0.0
         vanished = reach < self.min_reach
         message = ""

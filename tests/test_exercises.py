@@ -1,0 +1,138 @@
+"""Every exercise's checker passes its solution and fails typical wrong answers, naming the place.
+
+The solutions are tests/exercise_solutions/NAME.py; each wrong answer below is one
+mistake a student makes, and the test asserts the message says where it is.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.exercises import EXERCISES, ExerciseFailure, check_file, load
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "tests" / "exercise_solutions"
+
+
+def solution(name: str):
+    return load(SOLUTIONS / f"{name}.py", EXERCISES[name].FUNCTION)
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_solution_passes(name):
+    assert check_file(name, SOLUTIONS / f"{name}.py")
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_template_fails(name, tmp_path):
+    """The file `start` writes is not a solution yet: the checker says so."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(EXERCISES[name].TEMPLATE, encoding="utf-8")
+    with pytest.raises(ExerciseFailure):
+        check_file(name, path)
+
+
+def _gru_reset_before(x_t, h_prev, p):
+    r_t = (x_t @ p["W_r"] + p["b_ir"] + h_prev @ p["U_r"] + p["b_hr"]).sigmoid()
+    z_t = (x_t @ p["W_z"] + p["b_iz"] + h_prev @ p["U_z"] + p["b_hz"]).sigmoid()
+    n_t = (x_t @ p["W_n"] + p["b_in"] + (r_t * h_prev) @ p["U_n"] + p["b_hn"]).tanh()
+    return (1 - z_t) * n_t + z_t * h_prev
+
+
+def _lstm_input_first(x_t, state, p):
+    return _lstm_z(tg.cat([x_t, state[0]], axis=-1), state, p)   # z_t = [x_t, h_{t-1}]: the wrong order
+
+
+def _lstm_z(z_t, state, p):
+    f_t = (z_t @ p["W_f"] + p["b_f"]).sigmoid()
+    i_t = (z_t @ p["W_i"] + p["b_i"]).sigmoid()
+    C_t = f_t * state[1] + i_t * (z_t @ p["W_c"] + p["b_c"]).tanh()
+    return (z_t @ p["W_o"] + p["b_o"]).sigmoid() * C_t.tanh(), C_t
+
+
+def _bptt_no_future(x, targets, W, U, V):
+    """Each share from E_k alone: the gradient from later steps forgotten."""
+    hs = [np.zeros(U.shape[0])]
+    for t in range(len(x)):
+        hs.append(np.tanh(x[t] @ W + hs[-1] @ U))
+    out = []
+    for t in range(len(x)):
+        y = np.exp(hs[t + 1] @ V)
+        y /= y.sum()
+        y[targets[t]] -= 1
+        out.append(np.outer(x[t], (y @ V.T) * (1 - hs[t + 1] ** 2)))
+    return out
+
+
+def _clip_each(grads, threshold):
+    return [g * min(1.0, threshold / np.linalg.norm(g)) for g in grads]
+
+
+def _omega_numpy_norm(hs, grads, U):
+    total = tg.Tensor(0.0)
+    for k in range(len(hs) - 1):
+        h = hs[k + 1]
+        back = (tg.Tensor(grads[k + 1]) * (1 - h * h)) @ U.T
+        ratio = tg.Tensor(np.linalg.norm(back.data, axis=-1)) / np.linalg.norm(grads[k + 1], axis=-1)
+        total = total + ((ratio - 1) ** 2).sum() + 0 * U.sum()
+    return total
+
+
+def _sequence_mean(inputs, targets, p):
+    return solution("sequence_loss")(inputs, targets, p) / len(inputs)
+
+
+WRONG = [   # (exercise, a typical wrong answer, what the message must say)
+    ("jacobian_step", lambda h, U: U @ np.diag(1 - h ** 2), r"transpose.*gradient layout"),
+    ("jacobian_step", lambda h, U: U.T @ np.diag(1 - h ** 2), r"notes' W_hᵀ"),
+    ("jacobian_step", lambda h, U: U.T, r"entry \(\d, \d\).*slope of tanh"),
+    ("bptt_shares", _bptt_no_future, r"time step 1: S_1.*entry.*only E_1's own term"),
+    ("bptt_shares", lambda *a: solution("bptt_shares")(*a)[:2], r"list of 3 arrays"),
+    ("nonnormal_growth", lambda: np.array([[1.1, 0.0], [0.0, 0.5]]), r"ρ\(U\) = 1.1 >= 1"),
+    ("nonnormal_growth", lambda: 0.9 * np.eye(3), r"‖∂h_10/∂h_0‖₂ = 0.3487.*U is normal"),
+    ("nonnormal_growth", lambda: np.array([[0.5, 1.0], [0.0, 0.5]]), r"non-normal but not enough"),
+    ("clip_by_norm", _clip_each, r"parameter 'W'.*entry.*own norm"),
+    ("clip_by_norm", lambda g, t: [x * t for x in g], r"threshold .*parameter 'W': entry"),
+    ("omega_penalty", lambda hs, g, U: solution("omega_penalty")(hs, g, U.T), r"Ω \(the value\).*Uᵀ"),
+    ("omega_penalty", _omega_numpy_norm, r"finite differences.*outside the engine"),
+    ("lstm_cell", _lstm_input_first, r"forward: (h_t|C_t): entry"),
+    ("lstm_cell", lambda x, s, p: (solution("lstm_cell")(x, s, p)[0], s[1]),
+     r"forward: C_t: entry.*C_t = f_t \* C_\{t-1\}"),
+    ("gru_cell", _gru_reset_before, r"forward: h_t: entry.*r_t \* \(h_\{t-1\} U_n \+ b_hn\)"),
+    ("gru_cell", lambda x, h, p: solution("gru_cell")(x, h, {**p, "b_hz": p["b_hz"].detach()}),
+     r"p\['b_hz'\].grad is None"),
+    ("sequence_loss", _sequence_mean, r"E \(the value\).*mean over time"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, message", WRONG, ids=[f"{w[0]}-{i}" for i, w in enumerate(WRONG)])
+def test_wrong_answer_is_located(name, wrong, message):
+    with pytest.raises(ExerciseFailure, match="(?s)" + message):
+        EXERCISES[name].check(wrong)
+
+
+def test_every_exercise_has_a_wrong_answer_and_a_page():
+    assert {w[0] for w in WRONG} == set(EXERCISES)
+    for m in EXERCISES.values():
+        assert (ROOT / "docs" / m.PAGE).is_file() and m.__doc__ and m.FUNCTION in m.TEMPLATE
+
+
+def test_command_line_start_and_check(tmp_path):
+    """`start` writes a template (and refuses to overwrite), `check` exits 1 on it and 0 on a solution."""
+    run = lambda *a: subprocess.run([sys.executable, "-m", "tinygrad_rnn.exercises", *a], cwd=tmp_path,
+                                    capture_output=True, text=True)
+    assert "clip_by_norm" in run("list").stdout
+    assert run("start", "clip_by_norm").returncode == 0
+    assert run("start", "clip_by_norm").returncode == 2
+    failed = run("check", "clip_by_norm")
+    assert failed.returncode == 1 and "FAIL clip_by_norm: threshold" in failed.stdout
+    passed = run("check", "clip_by_norm", str(SOLUTIONS / "clip_by_norm.py"))
+    assert passed.returncode == 0 and passed.stdout.startswith("PASS clip_by_norm")
+    missing = run("check", "clip_by_norm", "nowhere.py")
+    assert missing.returncode == 1 and "no solution file nowhere.py" in missing.stdout

@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from .sparse import SparseGrad
+from .sparse import FactoredGrad, SparseGrad
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ def _matmul_vjp_b(g, y, a, b):
         return np.multiply.outer(a, g) if g.ndim < 2 else a[:, None] * g[..., None, :]
     if b.ndim == 1:
         return _mT(a) @ g if g.ndim == 1 else (_mT(a) @ g[..., :, None])[..., 0]
+    if b.ndim == 2:   # a weight: keep (a, g); a shared W's T shares become one matmul (sparse.py)
+        return FactoredGrad(b.shape, np.result_type(a, g), [(a, g)])
     return _mT(a) @ g
 
 

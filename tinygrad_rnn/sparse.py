@@ -1,4 +1,7 @@
-"""SparseGrad: the gradient that ``x[index]`` sends back to ``x`` — zero except at ``index``.
+"""Lazy gradients: SparseGrad (what ``x[index]`` sends back to ``x``) and FactoredGrad
+(what ``a @ W`` sends back to ``W``), each formed once, when its tensor is reached.
+
+SparseGrad is zero except at ``index``.
 
 Why not a dense array? A sequence layer reads ``x[:, t]`` for every t. Dense
 gradients would be T zero arrays of x's full shape, summed: O(T · size of x)
@@ -16,13 +19,52 @@ from __future__ import annotations
 import numpy as np
 
 
-class SparseGrad:
+class LazyGrad:
+    """A gradient kept as pieces and formed when its tensor is reached (see the subclasses).
+
+    Both kinds behave as the dense array they stand for wherever numpy meets them
+    (``np.asarray(g)``, ``np.linalg.norm(g)``, ``g * V``). Shares reaching one
+    tensor during backward() are summed by joining their pieces: a sum this pass
+    made is extended in place, never a share itself (shares are the edges' records).
+    """
+
     __slots__ = ("shape", "dtype", "parts", "_owned")
 
     def __init__(self, shape, dtype, parts, owned: bool = False):
         self.shape, self.dtype = tuple(shape), np.dtype(dtype)
-        self.parts = parts              # [(index, values), ...], index as x[index] used it
+        self.parts = parts              # the pieces, as each subclass documents
         self._owned = owned             # a sum made during backward, not an edge's record
+
+    def dense(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.dense()
+        return out if dtype is None else out.astype(dtype)
+
+    def astype(self, dtype) -> np.ndarray:
+        return self.dense().astype(dtype)
+
+    def __add__(self, other):
+        if type(other) is type(self):
+            if self._owned:
+                self.parts.extend(other.parts)
+                return self
+            return type(self)(self.shape, self.dtype, self.parts + other.parts, owned=True)
+        out = self.dense()
+        out += other
+        return out
+
+    __radd__ = __add__
+
+    def __repr__(self):
+        return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype}, pieces={len(self.parts)})"
+
+
+class SparseGrad(LazyGrad):
+    """∂E/∂x from ``x[index]``: pieces (index, values), zero elsewhere."""
+
+    __slots__ = ()
 
     def dense(self) -> np.ndarray:
         out = np.zeros(self.shape, self.dtype)
@@ -36,27 +78,34 @@ class SparseGrad:
                 out[index] += values
         return out
 
-    def __array__(self, dtype=None, copy=None):
-        out = self.dense()
-        return out if dtype is None else out.astype(dtype)
-
     def astype(self, dtype) -> SparseGrad:
         return SparseGrad(self.shape, dtype, [(i, v.astype(dtype)) for i, v in self.parts])
 
-    def __add__(self, other):
-        """Sum of shares reaching one tensor during backward(). Two sparse
-        shares stay sparse: a sum this pass made is extended in place (never a
-        share itself: shares are the edges' records)."""
-        if isinstance(other, SparseGrad):
-            if self._owned:
-                self.parts.extend(other.parts)
-                return self
-            return SparseGrad(self.shape, self.dtype, self.parts + other.parts, owned=True)
-        out = self.dense()
-        out += other
-        return out
 
-    __radd__ = __add__
+class FactoredGrad(LazyGrad):
+    """∂E/∂W from ``y = a W``: pieces (a, g), standing for Σ aᵀ g.
 
-    def __repr__(self):
-        return f"SparseGrad(shape={self.shape}, dtype={self.dtype}, pieces={len(self.parts)})"
+    Why? A weight used at every time step (x_t W, h_{t-1} U) receives T shares
+    a_tᵀ g_t. Formed one by one they cost T small matmuls and T arrays of W's
+    shape, summed; kept as factors (arrays the graph holds anyway: a_t is an input,
+    g_t the node's gradient), their sum is ONE matmul over the stacked steps when
+    W is reached, the course's ∂E/∂U = Σ_t h_{t-1}ᵀ δ_t written as
+
+        Σ_t a_tᵀ g_t = [a_1; …; a_T]ᵀ [g_1; …; g_T]
+
+    An edge's record is one pair; ``np.asarray(record)`` forms its share on demand.
+    """
+
+    __slots__ = ()
+
+    def dense(self) -> np.ndarray:
+        A = [_rows(a) for a, _ in self.parts]                       # (B·…, D) row blocks
+        G = [_rows(g) for _, g in self.parts]                       # (B·…, H)
+        A, G = (A[0], G[0]) if len(A) == 1 else (np.concatenate(A), np.concatenate(G))
+        out = A.T @ G                                                # (D, H)
+        return out if out.dtype == self.dtype else out.astype(self.dtype)
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    """(B, T, D) -> (B·T, D): the leading axes as rows (also when one of them is 0)."""
+    return a if a.ndim == 2 else a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])

@@ -412,3 +412,37 @@ def test_interleaved_forwards_writes_detaches_and_backwards_never_give_a_wrong_g
             except (InplaceModificationError, GraphError):
                 continue                      # refusing is allowed
             np.testing.assert_allclose(W.grad, _oracle(kind, xs, Ws), rtol=1e-10, atol=1e-12)
+
+
+# ---- more of the family: seeds, hand-set gradients, flags --------------------------------------
+@pytest.mark.parametrize("grad", [np.array([["a"] * 3] * 2), np.ones((2, 3)) + 1j, [[None] * 3] * 2])
+def test_a_backward_seed_that_is_not_real_numbers_is_refused(grad):
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        (x * 1).backward(grad)
+
+
+@pytest.mark.parametrize("shape", [(5,), (1, 3), (3,), ()])
+def test_a_hand_set_grad_of_another_shape_is_refused_not_broadcast(shape):
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    x.grad = np.ones(shape)
+    with pytest.raises(GraphError, match=r"'tensor'.grad has shape .* but its gradient has shape \(2, 3\)"):
+        (x * 2).sum().backward()
+
+
+def test_a_hand_set_grad_of_the_right_shape_accumulates():
+    x = Tensor(np.ones(3), requires_grad=True)
+    x.grad = np.full(3, 10.0)
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(3, 12.0))
+
+
+@pytest.mark.parametrize("flag", ["no", "False", None, [True], 1.0])
+def test_requires_grad_must_be_a_bool(flag):
+    with pytest.raises(TypeError, match="requires_grad must be True or False"):
+        Tensor(np.ones(2), requires_grad=flag)
+
+
+def test_gradcheck_of_only_empty_inputs_cannot_decide():
+    with pytest.raises(tg.GradcheckUndecidable, match="empty"):
+        tg.gradcheck(lambda a: a.sum(), [np.zeros(0)])

@@ -25,7 +25,7 @@ import numpy as np
 
 from .anomaly import check_finite
 from .context import _ANOMALY, _RECORD_EDGES
-from .errors import GraphError, InplaceModificationError, graph_reused, written_in_place
+from .errors import GraphError, InplaceModificationError, grad_shape, graph_reused, written_in_place
 from .ops import unbroadcast
 
 # One clock ticks at every event: a tensor being made (its `_tick`), or a
@@ -82,7 +82,7 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
             if anomaly:
                 check_finite(g, f"the gradient summed at '{node.name}'", node)
-            node.grad = g if node.grad is None else node.grad + g
+            node.grad = g if node.grad is None else _accumulate(node, g)
             if node._op is None:
                 continue                            # a leaf: nothing to send on
             xs = [p._data for p in node._parents]
@@ -110,6 +110,14 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             node._pending = None
         raise
     root._visits = [node._tick for node in reversed(order)] if record else None  # for viz.to_html's replay
+
+
+def _accumulate(node, g: np.ndarray) -> np.ndarray:
+    """A second backward() adds to `.grad`; a `.grad` set by hand to another shape would
+    broadcast into a wrong sum, so it is refused."""
+    if getattr(node.grad, "shape", None) != g.shape:
+        raise GraphError(grad_shape(node.name, np.shape(node.grad), g.shape))
+    return node.grad + g
 
 
 def visit_order(root) -> list[int] | None:

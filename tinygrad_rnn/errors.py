@@ -70,6 +70,13 @@ def written_in_place(op: str, scope: str, name: str, shape, is_output: bool) -> 
             "be wrong. Update parameters after backward() (optimizer.step()), or run the forward pass again")
 
 
+def grad_shape(name: str, old, new) -> str:
+    """backward() would add a gradient to a `.grad` of another shape (set by hand)."""
+    return (f"backward(): '{name}'.grad has shape {old}, but its gradient has shape {new}; "
+            "adding them would broadcast into a wrong sum. Set .grad = None (zero_grad()) "
+            "or to an array of the tensor's shape")
+
+
 def non_leaf_requires_grad(name: str, op: str, shape, scope: str) -> str:
     """requires_grad_(False) (or .requires_grad = False) on a tensor an op made."""
     return (f"requires_grad_: '{name}' (shape {shape}){where(scope)} is the result of {op}, not a "

@@ -47,6 +47,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     checked = [x for x in xs if x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input requires grad; nothing to check")
+    if all(x.size == 0 for x in checked):
+        raise GradcheckUndecidable(f"gradcheck cannot check: every input that requires grad is "
+                                   f"empty ({', '.join(str(x.shape) for x in checked)}); there is "
+                                   "no element to compare")
     out = fn(*xs)
     if not isinstance(out, Tensor) or out.dtype.kind != "f":
         raise TypeError(f"gradcheck: fn must return a float Tensor, got "

@@ -91,6 +91,9 @@ class Tensor(TorchMethods):
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"Tensor: requires_grad must be True or False, got "
+                            f"{type(requires_grad).__name__} {requires_grad!r}")
         self._data = _as_array(data, dtype)
         if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"Tensor: only float tensors can require grad, got dtype "
@@ -417,7 +420,8 @@ class Tensor(TorchMethods):
             if self._data.size != 1:
                 raise GraphError(nonscalar_root(self.name, self.scope, self.shape))
             return np.ones_like(self._data)
-        grad = np.array(grad._data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        grad = _as_array(grad)          # real numbers only (a copy): strings, objects refused
+        grad = grad.astype(self.dtype, copy=False)
         if grad.shape != self.shape:
             raise GraphError(seed_shape(grad.shape, self.shape))
         return grad

@@ -238,6 +238,26 @@ def test_save_refuses_what_is_not_a_regular_file(tmp_path):
         tg.save({"w": np.ones(2)}, link)
 
 
+def test_save_refuses_a_symlink_loop(tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(CheckpointError, match="loop of symbolic links"):
+        tg.save({"w": np.ones(2)}, a)
+    assert a.is_symlink() and b.is_symlink()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_load_refuses_what_is_not_a_regular_file_without_blocking(tmp_path, kind):
+    path = tmp_path / "pipe"
+    if kind == "fifo":
+        os.mkfifo(path)                  # open() would wait for a writer forever
+    else:
+        path = Path("/dev/zero")         # read() would never end
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        tg.load(path)
+
+
 def test_empty_dicts_come_back(tmp_path):
     state = {"model": {"w": np.ones(2)}, "optim": {}, "extra": {"nested": {}}}
     tg.save(state, tmp_path / "m.npz")
@@ -279,6 +299,9 @@ MANAGERS = {
     "detect_anomaly": (tg.detect_anomaly, tg.context.is_anomaly_enabled, False, True),
     "record_edge_grads(False)": (lambda: tg.record_edge_grads(False),
                                  lambda: tg.context._RECORD_EDGES.get(), True, False),
+    "enable_grad-inside-no_grad": (tg.enable_grad, tg.is_grad_enabled, True, True),
+    "detect_anomaly(False)": (lambda: tg.detect_anomaly(False), tg.context.is_anomaly_enabled,
+                              False, False),
 }
 
 

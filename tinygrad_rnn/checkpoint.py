@@ -113,6 +113,9 @@ def _target(path) -> str:
     if path.endswith((os.sep, "/")) or os.path.isdir(path):
         raise CheckpointError(f"tg.save: '{path}' names a directory; give a file path like model.npz")
     real = os.path.realpath(path)          # a link stays a link: write where it points
+    if os.path.islink(real):
+        raise CheckpointError(f"tg.save: '{path}' is a loop of symbolic links; refused, since "
+                              "replacing it would change what the path is")
     if os.path.exists(real) and not os.path.isfile(real):
         raise CheckpointError(f"tg.save: '{path}' is not a regular file (a device, FIFO or socket); "
                               "refused, since replacing it would change what the path is")
@@ -183,6 +186,8 @@ def _load(path: str) -> dict:
         raise CheckpointError(f"tg.load: '{path}' is a directory, not a checkpoint file")
     if not os.path.exists(path):
         raise CheckpointError(f"tg.load: no such file '{path}'")
+    if not os.path.isfile(path):          # a FIFO would block open() forever, a device never end
+        raise CheckpointError(f"tg.load: '{path}' is not a regular file (a FIFO, device or socket)")
     try:
         with open(path, "rb") as f:
             magic = f.read(4)

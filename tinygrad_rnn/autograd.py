@@ -90,13 +90,7 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             for i, p in enumerate(node._parents):
                 share = None
                 if p._requires_grad:
-                    share = node._op.vjp(i, g, node._data, xs, node._params)   # ∂E/∂x_i
-                    if share.shape != xs[i].shape:
-                        share = unbroadcast(share, xs[i].shape)
-                    if share.dtype != xs[i].dtype:
-                        share = share.astype(xs[i].dtype)
-                    elif type(share) is np.ndarray and (share is g or share.base is not None):
-                        share = share.copy()        # g itself (add) or a view of it: p owns its .grad
+                    share = _fit(node._op.vjp(i, g, node._data, xs, node._params), xs[i], g)  # ∂E/∂x_i
                     if anomaly:
                         check_finite(share, f"backward of {node._op.name}", node, *node._parents,
                                      grad_of=(p, g))
@@ -124,6 +118,19 @@ def visit_order(root) -> list[int] | None:
     """The creation ticks of the tensors the last backward() from `root` visited, in the
     order it visited them (None if it ran with record_edge_grads(False), or never ran)."""
     return getattr(root, "_visits", None)
+
+
+def _fit(share, x: np.ndarray, g: np.ndarray):
+    """A VJP's result as x's gradient: summed back to x's shape (the adjoint of
+    broadcasting), in x's dtype, and never g itself or a view of it (add's VJP
+    returns g; the parent will own its `.grad`)."""
+    if share.shape != x.shape:
+        share = unbroadcast(share, x.shape)
+    if share.dtype != x.dtype:
+        return share.astype(x.dtype)
+    if type(share) is np.ndarray and (share is g or share.base is not None):
+        return share.copy()
+    return share
 
 
 def _dense(g) -> np.ndarray:

@@ -19,6 +19,7 @@ from benchmarks import impls
 from benchmarks.memory import peak_bytes
 
 LENGTHS = (1000, 3000, 10000)
+LENGTHS_FULL = (1000, 10000, 100000)    # what python -m benchmarks.run measures (issue 17: to 100,000)
 B, D, H = 1, 32, 32
 VARIANTS = ("numpy_impl", "engine", "engine_noedges")
 

@@ -21,6 +21,7 @@ VARIANTS = (
     ("numpy_impl", "numpy (hand-written BPTT)"),
     ("engine", "tinygrad_rnn, edge grads recorded (default)"),
     ("engine_noedges", "tinygrad_rnn, record_edge_grads(False)"),
+    ("engine_compiled", "tinygrad_rnn, tg.compile replay"),
 )
 
 

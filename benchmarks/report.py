@@ -30,6 +30,7 @@ def write(out: Path, rows, extras, skipped, blas, args, total_s):
     (out / "results.json").write_text(json.dumps({"rows": rows, "extras": _jsonable(extras)}, indent=1))
     lines = header(args, blas, skipped, total_s)
     lines += targets(rows, extras)
+    lines += targets_17(rows, extras)
     for table, title in TABLES.items():
         if any(r["table"] == table for r in rows):
             lines += timing_tables(rows, table, title, args)
@@ -212,6 +213,44 @@ def targets(rows, extras):
             ok = t < 1.5 and m < 1.5
             lines.append(f"| linear in T (per-step cost, longest / shortest T) ({impl}) | B=1, D=H=32 | "
                          f"{model} | float64 | time {t:.2f}×, memory {m:.2f}× | {_verdict(ok)} |")
+    return lines + [""]
+
+
+def targets_17(rows, extras):
+    """The targets of issue 17 (tg.compile's replay, the eager path, memory), measured in this run."""
+    lines = ["## Targets (issue 17: replay and eager path)", "",
+             "| target | size | model | dtype | measured | |", "|---|---|---|---|---:|---|"]
+    fb = [r for r in rows if r["table"] == "fb"]
+
+    def row(target, size, model, dtype, value, text, ok):
+        lines.append(f"| {target} | {size} | {model} | {dtype} | {text.format(value)} | {_verdict(ok)} |")
+
+    for dtype in dict.fromkeys(r["dtype"] for r in fb):
+        for model in ("rnn", "lstm"):
+            for size, limit in (("tiny", 1.5), ("medium", 1.1), ("large", 1.1)):
+                c = _find(fb, size=size, model=model, dtype=dtype, impl="engine_compiled")
+                if c and c.get("ratio"):
+                    row(f"replay <= {limit}× numpy", size, model, dtype, c["ratio"], "{:.2f}×",
+                        c["ratio"] <= limit)
+            c = _find(fb, size="tiny", model=model, dtype=dtype, impl="engine_compiled")
+            for other in ("torch_composed", "torch_fused"):
+                o = _find(fb, size="tiny", model=model, dtype=dtype, impl=other)
+                if c and o and dtype == "float64":
+                    r = _ratio(c, o)
+                    row(f"replay faster than {o['label']}", "tiny", model, dtype, r,
+                        "{:.2f}× its time", r < 1)
+            limits = {"tiny": 4.0 if model == "rnn" else 3.0, "char": 3.2, "medium": 1.2}
+            for size, limit in limits.items():
+                e = _find(fb, size=size, model=model, dtype=dtype, impl="engine")
+                if e and e.get("ratio"):
+                    row(f"eager (edges recorded) <= {limit}× numpy", size, model, dtype, e["ratio"],
+                        "{:.2f}×", e["ratio"] <= limit)
+    limits = {"engine": 2.0, "engine_noedges": 1.5, "engine_compiled": 1.5}
+    for r in extras.get("memory", []) if extras else []:
+        if r["impl"] in limits:
+            lim = limits[r["impl"]]
+            row(f"peak memory <= {lim}× numpy ({r['impl']})", r["size"], r["model"], r["dtype"],
+                r["ratio"], "{:.2f}×", r["ratio"] <= lim)
     return lines + [""]
 
 

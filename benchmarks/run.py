@@ -54,7 +54,7 @@ def parse_args(argv=None):
                     help="run every cell in this process (default: a fresh process per cell)")
     ap.add_argument("--cell", default=None, help=argparse.SUPPRESS)  # internal: TABLE,SIZE,DTYPE,MODEL
     args = ap.parse_args(argv)
-    args.sizes = (args.sizes or ("tiny" if args.quick else "toy,tiny,medium,large")).split(",")
+    args.sizes = (args.sizes or ("tiny" if args.quick else "toy,tiny,char,medium,large")).split(",")
     args.dtypes = (args.dtypes or ("float64" if args.quick else "float64,float32")).split(",")
     args.models = args.models.split(",")
     args.tables = (args.tables or ("fb" if args.quick else "fb,sgd")).split(",")
@@ -221,9 +221,9 @@ def run_extras(args) -> dict:
     size = "tiny" if args.quick else "medium"
     print(f"[memory at {size}]", file=sys.stderr, flush=True)
     extras["memory"] = memory.measure(size=size, dtypes=args.dtypes[:1], models=args.models)
-    lengths = (50, 100, 200) if args.quick else long_unroll.LENGTHS
+    lengths = (50, 100, 200) if args.quick else long_unroll.LENGTHS_FULL
     print(f"[long unroll T={lengths}]", file=sys.stderr, flush=True)
-    extras["long_unroll"] = long_unroll.measure(lengths=lengths, repeats=1 if args.quick else 3,
+    extras["long_unroll"] = long_unroll.measure(lengths=lengths, repeats=1,
                                                 models=args.models)
     if not args.quick:
         print("[allocator: default vs tuned glibc malloc, medium]", file=sys.stderr, flush=True)

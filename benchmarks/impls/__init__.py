@@ -39,7 +39,8 @@ import numpy as np  # noqa: E402
 # (B, T, D = K, H). toy exists for the scalar engine (micrograd) only.
 SIZES = {
     "toy": (1, 5, 8, 8),
-    "tiny": (1, 25, 32, 32),        # min-char-rnn scale
+    "tiny": (1, 25, 32, 32),        # min-char-rnn's shape, small
+    "char": (1, 25, 65, 100),       # min-char-rnn exactly: 65 characters, 100 hidden units
     "medium": (32, 50, 64, 128),
     "large": (64, 100, 128, 512),
 }

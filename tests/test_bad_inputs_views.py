@@ -446,3 +446,13 @@ def test_requires_grad_must_be_a_bool(flag):
 def test_gradcheck_of_only_empty_inputs_cannot_decide():
     with pytest.raises(tg.GradcheckUndecidable, match="empty"):
         tg.gradcheck(lambda a: a.sum(), [np.zeros(0)])
+
+
+def test_integer_arithmetic_wraps_as_numpy_and_torch_documented():
+    t = Tensor(np.array([0], np.uint8)) - 1
+    assert t.dtype == np.uint8 and int(t.data[0]) == 255 == torch_free_uint8_wrap()
+
+
+def torch_free_uint8_wrap() -> int:
+    """numpy's own answer (the oracle)."""
+    return int(np.array([0], np.uint8)[0] - np.uint8(1))

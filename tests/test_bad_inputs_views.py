@@ -454,5 +454,5 @@ def test_integer_arithmetic_wraps_as_numpy_and_torch_documented():
 
 
 def torch_free_uint8_wrap() -> int:
-    """numpy's own answer (the oracle)."""
-    return int(np.array([0], np.uint8)[0] - np.uint8(1))
+    """numpy's own answer (the oracle), on arrays: numpy wraps them without a warning."""
+    return int((np.array([0], np.uint8) - np.array([1], np.uint8))[0])

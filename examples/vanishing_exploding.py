@@ -108,12 +108,19 @@ def plot(results, radii, T, path):
     plt.close(fig)
 
 
-def draw(x, rho, seed, D, H, out: Path) -> list[Path]:
-    """The cell-level graph of a short linear RNN at spectral radius rho."""
-    W, U, v = make_weights(np.random.default_rng(seed), D, H, rho)
-    E_T, _ = run(x, W, U, v, "linear")
-    g = viz.draw_graph(E_T, level="cell", title=f"linear RNN, ρ(U) = {rho}: ‖∂E_T/∂h_t‖ on each edge")
-    return [viz.write(g, out / f"cells_rho_{rho}.{ext}") for ext in ("svg", "png")]
+def draw(x, radii, seed, D, H, out: Path) -> list[Path]:
+    """The cell-level graphs of a short linear RNN at each spectral radius, on one colour scale."""
+    losses = {}
+    for rho in radii:
+        W, U, v = make_weights(np.random.default_rng(seed), D, H, rho)
+        losses[rho], _ = run(x, W, U, v, "linear")
+    scale = viz.shared_scale(*losses.values(), level="cell")     # the pictures compare by colour
+    figures = []
+    for rho, E_T in losses.items():
+        g = viz.draw_graph(E_T, level="cell", scale=scale,
+                           title=f"linear RNN, ρ(U) = {rho}: ‖∂E_T/∂h_t‖ on each edge")
+        figures += [viz.write(g, out / f"cells_rho_{rho}.{ext}") for ext in ("svg", "png")]
+    return figures
 
 
 def main(argv=None) -> dict:
@@ -149,8 +156,7 @@ def main(argv=None) -> dict:
     if can_draw():
         plot(results, args.radii, T, out / "gradient_norms.png")
         figures.append(out / "gradient_norms.png")
-    for rho in (min(args.radii), max(args.radii)):
-        figures += draw(x[:, :T_graph], rho, args.seed + 1, D, H, out)
+    figures += draw(x[:, :T_graph], (min(args.radii), max(args.radii)), args.seed + 1, D, H, out)
     print("the bound holds everywhere:", all(np.all(r["ratio"] <= r["bound"] * (1 + 1e-9))
                                              for a in results.values() for r in a.values()))
     print("figures:", ", ".join(str(f) for f in figures))

@@ -149,3 +149,19 @@ def test_labels_use_subscripts_and_say_which_weight_a_matmul_applies():
     for text in ("h<SUB>2</SUB>·U", "x<SUB>3</SUB>·W", "h<SUB>6</SUB>·V", "‖∂E/∂h<SUB>4</SUB>‖"):
         assert text in source
     assert "h_t" not in re.sub(r'tooltip="[^"]*"', "", source)     # no raw underscores drawn
+
+
+def test_two_chunks_of_one_layer_continue_its_row():
+    tg.manual_seed(0)
+    rnn = tg.nn.RNN(3, 4)
+    x = np.random.default_rng(0).standard_normal((2, 4, 3))
+    out1, h1 = rnn(x[:, :2])
+    out2, h2 = rnn(x[:, 2:], h1.detach())                     # truncated BPTT: a second call
+    E = (out1 * out1).sum() + (h2 * h2).sum()
+    E.backward()
+    g = viz.draw_graph(E)
+    report = measure_graph(g)
+    assert report.step_spread == 0 and report.step_sizes == 1
+    doc = json.loads(g.pipe(format="json"))
+    lefts = [float(o["bb"].split(",")[0]) for o in doc["objects"] if o.get("name", "").startswith("cluster")]
+    assert lefts == sorted(lefts) and len(lefts) == 4        # rnn t=1, t=2, then rnn (2) t=1, t=2

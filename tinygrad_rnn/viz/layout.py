@@ -26,6 +26,7 @@ them into Graphviz's y-up at the end.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ PAD = 16            # node to box border
 TITLE = 20          # the box title ("t = 3") above the nodes
 BOX_GAP = 84        # between two step boxes: the states cross here, with their labels
 LANE_GAP = 60       # between two rows of boxes, besides their buses
+CHUNK_GAP = 170     # between two chunks of one layer in a row (room for the detach() cut)
 BUS_FIRST = 40      # box border to the nearest bus (a tap's label sits in between)
 BUS_STEP = 24       # between two buses (a weight's box fits between)
 TAP_SPREAD = 8      # several taps into one node: this far apart
@@ -412,41 +414,57 @@ class _Row:
 
     # -- the rows of boxes -------------------------------------------------------------
     def _rows(self):
+        """One row of boxes per layer; the chunks of one layer ("rnn", "rnn (2)": truncated BPTT
+        calls it again) continue its row, since their time continues."""
         d, y0, self.right = self.d, 0.0, 0.0
         self.bus_y, self.box_of, self.tmap, self.bus_rank = {}, {}, {}, {}
+        rows = {}
         for lane in self.lanes:
-            cell, tpl, rev = self.cells[lane]
-            mine = [w for w in self.buses if w not in self.bus_y and
-                    any(self.step.get(self.pic.edges[k].dst, ("",))[0] == lane for k in self.outs[w])]
+            rows.setdefault(re.sub(r" \(\d+\)$", "", lane), []).append(lane)
+        for chunks in rows.values():
+            first = self.cells[chunks[0]][0]
+            mine = [w for w in self.buses if w not in self.bus_y and any(
+                self.step.get(self.pic.edges[k].dst, ("",))[0] in chunks for k in self.outs[w])]
             # nearest the row: the bus whose taps sit furthest right (fewest taps cross it)
-            where = {w: max(cell.x.get(self.tmap_role(w, tpl), 0.0), 0.0) for w in mine}
+            where = {w: max(first.x.get(self.tmap_role(w, self.cells[chunks[0]][1]), 0.0), 0.0)
+                     for w in mine}
             above = sorted((w for w in mine if self.side.get(w) == -1), key=lambda w: -where[w])
             below = sorted((w for w in mine if self.side.get(w) != -1), key=lambda w: -where[w])
             self.bus_rank.update({w: k for k, w in enumerate(above)})
             self.bus_rank.update({w: k for k, w in enumerate(below)})
             top = y0 + (BUS_FIRST + BUS_STEP * (len(above) - 1) if above else 0.0)
-            bw, bh = cell.width + 2 * PAD, cell.height + 2 * PAD + TITLE
-            ts = self.times[lane]
-            for j, t in enumerate(ts):
-                col = len(ts) - 1 - j if rev else j
-                x0 = 60.0 + col * (bw + BOX_GAP)
-                box = (x0, top, x0 + bw, top + bh)
-                d.boxes.append(((lane, t), box))
-                self.box_of[(lane, t)] = box
-                by_role = {self.role[i]: i for i in self.members[(lane, t)]}
-                for r, tid in tpl.items():
-                    if r in by_role:
-                        self.tmap[by_role[r]] = tid
-                        d.pos[by_role[r]] = self.to_box((lane, t), (cell.x[tid], cell.y[tid]))
-                extra = [i for i in self.members[(lane, t)] if i not in d.pos]
-                for k, nid in enumerate(extra):               # a node the template lacks: under the box
-                    d.pos[nid] = (x0 + PAD + 40 + 90 * k, top + bh + 24)
-                self.right = max(self.right, x0 + bw)
+            x_start, bottom = 60.0, top
+            for lane in chunks:
+                x_start = self._boxes(lane, x_start, top) + CHUNK_GAP
+                bottom = max(bottom, max(b[3] for s, b in d.boxes if s[0] == lane))
             for k, w in enumerate(above):
                 self.bus_y[w] = top - BUS_FIRST - BUS_STEP * k
             for k, w in enumerate(below):
-                self.bus_y[w] = top + bh + BUS_FIRST + BUS_STEP * k
-            y0 = top + bh + (BUS_FIRST + BUS_STEP * len(below) if below else 0.0) + LANE_GAP
+                self.bus_y[w] = bottom + BUS_FIRST + BUS_STEP * k
+            y0 = bottom + (BUS_FIRST + BUS_STEP * len(below) if below else 0.0) + LANE_GAP
+
+    def _boxes(self, lane, x_start, top) -> float:
+        """The lane's boxes from x_start on, every node where the template has it; returns the end."""
+        d = self.d
+        cell, tpl, rev = self.cells[lane]
+        bw, bh = cell.width + 2 * PAD, cell.height + 2 * PAD + TITLE
+        ts = self.times[lane]
+        for j, t in enumerate(ts):
+            col = len(ts) - 1 - j if rev else j
+            x0 = x_start + col * (bw + BOX_GAP)
+            box = (x0, top, x0 + bw, top + bh)
+            d.boxes.append(((lane, t), box))
+            self.box_of[(lane, t)] = box
+            by_role = {self.role[i]: i for i in self.members[(lane, t)]}
+            for r, tid in tpl.items():
+                if r in by_role:
+                    self.tmap[by_role[r]] = tid
+                    d.pos[by_role[r]] = self.to_box((lane, t), (cell.x[tid], cell.y[tid]))
+            extra = [i for i in self.members[(lane, t)] if i not in d.pos]
+            for k, nid in enumerate(extra):                   # a node the template lacks: under the box
+                d.pos[nid] = (x0 + PAD + 40 + 90 * k, top + bh + 24)
+            self.right = max(self.right, x0 + bw)
+        return x_start + len(ts) * (bw + BOX_GAP) - BOX_GAP
 
     def tmap_role(self, w, tpl):
         """The template node a weight's first use in a step is (to know where its taps sit)."""
@@ -483,9 +501,13 @@ class _Row:
             return
         inside = set(self.tail)
         edges = [(e.src, e.dst, None) for e in self.pic.edges if e.src in inside and e.dst in inside]
-        cell = _Cell(self.tail, edges, {i: self.sizes[i] for i in self.tail}, {}, {}, {}, {})
-        entry = [(e.src, e.dst) for e in self.pic.edges if e.dst in inside and e.src in self.d.pos]
-        dy = self.d.pos[entry[0][0]][1] - cell.y[entry[0][1]] if entry else 0.0
+        ins = defaultdict(list)                   # what comes in from the row gets a lane of its own
+        for e in self.pic.edges:
+            if e.dst in inside and e.src in self.step:
+                ins[("in", e.src)].append((e.dst, None))
+        cell = _Cell(self.tail, edges, {i: self.sizes[i] for i in self.tail}, dict(ins), {}, {}, {})
+        first = next(iter(ins), None)
+        dy = self.d.pos[first[1]][1] - cell.y[first] if first else 0.0
         x0 = self.right + BOX_GAP
         for n in self.tail:
             self.d.pos[n] = (x0 + cell.x[n], cell.y[n] + dy)
@@ -572,10 +594,17 @@ class _Row:
 
     def _leaving(self, e, s):
         """From a step to the readout: out through the right border, as h_t leaves for step t+1."""
-        d = self.d
+        d, cell, key = self.d, self.tail_cell, ("in", e.src)
         a, b = d.pos[e.src], d.pos[e.dst]
-        start = (a[0] + d.size[e.src][0] / 2, a[1])
-        return [start, *self._out_path(e.src, s, True), (b[0] - d.size[e.dst][0] / 2, b[1])]
+        pts = [(a[0] + d.size[e.src][0] / 2, a[1]), *self._out_path(e.src, s, True)]
+        if cell is not None and key in cell.y:                  # the lane the tail kept for it
+            at = lambda m: (self.tail_x0 + cell.x[m], cell.y[m] + self.tail_dy)   # noqa: E731
+            pts.append(at(key))
+            for u, v, _, dummies in cell.chains:
+                if u == key and v == e.dst:
+                    pts += [at(m) for m in dummies]
+                    break
+        return pts + [(b[0] - d.size[e.dst][0] / 2, b[1])]
 
     def _out_path(self, src, s, forward):
         """The way a state leaves its box: the cell's own path to the out-border, then the border."""

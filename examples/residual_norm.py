@@ -1,4 +1,4 @@
-"""Deep stacked RNNs: residual connections and LayerNorm keep the gradient alive in depth.
+"""Deep stacked RNNs: residual connections and normalisation keep the gradient alive in depth.
 
 Stack L recurrent layers, each reading the sequence the one below produced. The
 gradient that reaches the bottom has gone through every layer's Jacobian, and in a
@@ -9,16 +9,20 @@ depth, gradients vanish just as they do through time. Two remedies from the cour
     residual              h^l = h^(l-1) + RNN_l(h^(l-1))          ∂h^l/∂h^(l-1) = I + ∂RNN_l/∂h^(l-1)
     LayerNorm             h^l = RNN_l(LN(h^(l-1)))
     residual + LayerNorm  h^l = h^(l-1) + RNN_l(LN(h^(l-1)))      (pre-norm, as in Transformers)
+    BatchNorm, residual + BatchNorm: the same with BN over the batch and time steps
 
 The identity in the residual Jacobian is a path on which nothing multiplies the
 gradient; LayerNorm, y = (x - μ)/σ · γ + β, keeps every layer's input at unit
-scale, so no layer saturates its tanh or shrinks its signal.
+scale, so no layer saturates its tanh or shrinks its signal. BatchNorm does the
+same with statistics over the batch (here over the B·T rows of a layer's input:
+between layers that is harmless; inside the recurrence it is not, see
+docs/remedies.md, batch normalisation).
 
 We build each stack (L = 8, hidden 32), put a loss on the top layer's outputs at
 every step, run one backward() and read ‖∂E/∂h^l‖ (the gradient on the input of
 layer l+1, l = 0 being the data x), averaged over a few random initialisations.
 
-Figure: ‖∂E/∂h^l‖ against depth for the four stacks, log scale.
+Figure: ‖∂E/∂h^l‖ against depth for the six stacks, log scale.
 
 Run:  python examples/residual_norm.py [--quick] [--out DIR] [--seed N]
 """
@@ -40,21 +44,28 @@ from examples.figures import Figure, can_draw
 from tinygrad_rnn import nn
 from tinygrad_rnn.nn import functional as F
 
-VARIANTS = {                      # name: (residual, layer_norm)
-    "plain": (False, False),
-    "LayerNorm": (False, True),
-    "residual": (True, False),
-    "residual + LayerNorm": (True, True),
+VARIANTS = {                      # name: (residual, normalisation)
+    "plain": (False, None),
+    "LayerNorm": (False, "layer"),
+    "BatchNorm": (False, "batch"),
+    "residual": (True, None),
+    "residual + LayerNorm": (True, "layer"),
+    "residual + BatchNorm": (True, "batch"),
 }
 
 
 class DeepRNN(nn.Module):
-    """L stacked RNN layers of width H over x (B, T, H), with optional residuals and LayerNorm."""
+    """L stacked RNN layers of width H over x (B, T, H), with optional residuals and normalisation.
 
-    def __init__(self, depth: int, hidden: int, residual: bool, layer_norm: bool):
-        self.residual = residual
+    norm: None, "layer" (LayerNorm over each row's H features) or "batch" (BatchNorm1d
+    over the B·T rows of each feature: one set of statistics for every step).
+    """
+
+    def __init__(self, depth: int, hidden: int, residual: bool, norm: str | None):
+        self.residual, self.norm = residual, norm
         self.layers = [nn.RNN(hidden, hidden, name=f"layer{l + 1}") for l in range(depth)]
-        self.norms = [nn.LayerNorm(hidden) for _ in range(depth)] if layer_norm else None
+        make = {"layer": nn.LayerNorm, "batch": nn.BatchNorm1d}.get(norm)
+        self.norms = [make(hidden) for _ in range(depth)] if make else None
         self.readout = nn.Linear(hidden, 1)
 
     def forward(self, x: tg.Tensor) -> tuple[tg.Tensor, list[tg.Tensor]]:
@@ -62,10 +73,16 @@ class DeepRNN(nn.Module):
         h, inputs = x, []                                    # (B, T, H)
         for l, layer in enumerate(self.layers):
             inputs.append(h)
-            z = self.norms[l](h) if self.norms else h       # (B, T, H)  LN(h^(l-1))
+            z = self._normalise(l, h)                        # (B, T, H)  LN(h^(l-1)) or BN(h^(l-1))
             out, _ = layer(z)                                # (B, T, H)  RNN_l(...)
             h = h + out if self.residual else out           # (B, T, H)  h^l
         return self.readout(h), inputs                       # (B, T, 1)
+
+    def _normalise(self, l: int, h: tg.Tensor) -> tg.Tensor:
+        if self.norm == "batch":                             # BatchNorm1d wants (N, C): N = B·T rows
+            B, T, H = h.shape
+            return self.norms[l](h.reshape(B * T, H)).reshape(B, T, H)
+        return self.norms[l](h) if self.norms else h
 
 
 def depth_gradients(variant: str, depth: int, hidden: int, T: int, batch: int,
@@ -122,7 +139,7 @@ def main(argv=None) -> dict:
 
 
 def _plot(path, norms, weights, depth, hidden, T):
-    fig = Figure(figsize=(11, 4.0), layout="constrained")
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
     left, right = fig.subplots(1, 2)
     for v in VARIANTS:
         left.plot(np.arange(depth), norms[v], marker="o", label=v)
@@ -137,7 +154,8 @@ def _plot(path, norms, weights, depth, hidden, T):
     for ax in (left, right):
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
-    left.legend()
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(VARIANTS), fontsize=9)
     fig.suptitle(f"{depth} stacked tanh RNN layers, H = {hidden}, T = {T}, loss on the top layer")
     fig.savefig(path, dpi=120)
 

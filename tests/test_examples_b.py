@@ -96,6 +96,8 @@ def test_residual_and_layernorm_keep_the_bottom_gradient(tmp_path):
     assert plain[0] < 0.2 * plain[-1]                               # plain: vanishes with depth
     assert both[0] > 10 * plain[0]                                  # residual + LN: 10x more at the bottom
     assert r["residual + LayerNorm bottom/top"] > 0.5
+    assert r["norms"]["residual + BatchNorm"][0] > 10 * plain[0]   # BatchNorm between layers does it too
+    assert r["BatchNorm bottom/top"] > 10 * r["plain bottom/top"]
     assert r["weight_norms"]["residual + LayerNorm"][0] > 10 * r["weight_norms"]["plain"][0]
     assert (tmp_path / "residual_norm_depth.png").stat().st_size > 0
 

@@ -3,11 +3,12 @@
 from . import functional, init, torch_layout, utils
 from .cells import GRUCell, LSTMCell, RNNCell
 from .clip import clip_grad_norm_, clip_grad_value_
-from .layers import Dropout, Embedding, LayerNorm, Linear
+from .layers import BatchNorm1d, Dropout, Embedding, LayerNorm, Linear
 from .losses import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .sequence import GRU, LSTM, RNN
 
 __all__ = ["Module", "Parameter", "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
-           "Linear", "Embedding", "Dropout", "LayerNorm", "init", "functional", "torch_layout", "utils",
+           "Linear", "Embedding", "Dropout", "LayerNorm", "BatchNorm1d", "init", "functional", "torch_layout",
+           "utils",
            "clip_grad_norm_", "clip_grad_value_", "CrossEntropyLoss", "NLLLoss", "MSELoss"]

@@ -139,3 +139,61 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}"
+
+
+class BatchNorm1d(Module):
+    """Normalise each feature over the batch (and length), then scale and shift, as PyTorch:
+
+        training:  μ_B = mean over (N[, L]),  σ²_B = mean((x - μ_B)²)
+                   y = (x - μ_B)/√(σ²_B + ε) · weight + bias
+                   running_mean ← (1 - m) running_mean + m μ_B,
+                   running_var  ← (1 - m) running_var  + m σ²_B · n/(n - 1)   (unbiased), m = momentum
+        eval():    y = (x - running_mean)/√(running_var + ε) · weight + bias
+
+    Input (N, C) or (N, C, L). Composed from primitives, so backward() needs no new rule;
+    in training the gradient flows through μ_B and σ²_B too (every row depends on the
+    whole batch). In an RNN the statistics would have to be kept per time step, and at
+    sampling time the batch is one sequence: see docs/remedies.md (batch normalisation).
+    The running statistics are numpy arrays, not parameters (they are not in state_dict).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=None):
+        self.num_features = checks.size("BatchNorm1d", "num_features", num_features)
+        self.eps = checks.number("BatchNorm1d", "eps", eps)
+        self.momentum = checks.probability("BatchNorm1d", "momentum", momentum)
+        dtype = np.dtype(dtype or get_default_dtype())
+        self.weight = Parameter(np.ones(num_features, dtype=dtype))
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        self.running_mean = np.zeros(num_features, dtype=dtype)       # (C,)
+        self.running_var = np.ones(num_features, dtype=dtype)         # (C,)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ShapeError(f"BatchNorm1d({self.num_features}): input of shape {x.shape} must be "
+                             f"(N, {self.num_features}) or (N, {self.num_features}, L)"
+                             f"{where(current_scope())}")
+        axes = (0,) if x.ndim == 2 else (0, 2)
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)          # broadcast over N (and L)
+        if self.training:
+            n = x.size // self.num_features
+            if n < 2:
+                raise ValueError(f"BatchNorm1d({self.num_features}): training needs more than one "
+                                 f"value per feature to estimate a variance, got input {x.shape}; "
+                                 "use eval() (running statistics) or LayerNorm for one sample")
+            mu = x.mean(axis=axes, keepdims=True)                      # (1, C[, 1])
+            xc = x - mu
+            var = (xc * xc).mean(axis=axes, keepdims=True)             # (1, C[, 1]) biased
+            m = self.momentum
+            dt = self.running_mean.dtype
+            self.running_mean = ((1 - m) * self.running_mean + m * mu.data.reshape(-1)).astype(dt)
+            unbiased = var.data.reshape(-1) * n / (n - 1)
+            self.running_var = ((1 - m) * self.running_var + m * unbiased).astype(dt)
+            y = xc * (var + self.eps) ** -0.5
+        else:
+            mean = Tensor(self.running_mean.reshape(shape))
+            inv_std = Tensor((self.running_var.reshape(shape) + self.eps) ** -0.5)
+            y = (x - mean) * inv_std
+        return y * self.weight.reshape(shape) + self.bias.reshape(shape)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

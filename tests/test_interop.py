@@ -237,3 +237,31 @@ def test_dropout_both_ways():
     ours = tg.interop.from_torch(torch.nn.Dropout(0.3).eval())
     assert isinstance(ours, nn.Dropout) and ours.p == 0.3 and not ours.training
     assert tg.interop.to_torch(ours).p == 0.3
+
+
+def test_sequential_of_layers_and_activations_both_ways():
+    torch.manual_seed(10)
+    theirs = torch.nn.Sequential(torch.nn.Linear(D, H, dtype=torch.float64), torch.nn.Tanh(),
+                                 torch.nn.Linear(H, H, dtype=torch.float64), torch.nn.ReLU(),
+                                 torch.nn.Linear(H, 3, dtype=torch.float64), torch.nn.LogSoftmax(dim=-1))
+    ours = tg.interop.from_torch(theirs)
+    assert isinstance(ours, nn.Sequential) and len(ours) == 6 and isinstance(ours[1], nn.Tanh)
+    assert [k for k, _ in ours.named_parameters()] == [k for k, _ in theirs.named_parameters()]
+    x = np.random.default_rng(11).standard_normal((5, D))
+    compare(ours, theirs, x, [(ours[0].weight, theirs[0].weight, np.transpose),
+                              (ours[4].bias, theirs[4].bias, same)])
+    back = tg.interop.to_torch(ours)
+    assert isinstance(back[5], torch.nn.LogSoftmax) and back[5].dim == -1
+    np.testing.assert_allclose(back(torch.from_numpy(x)).detach().numpy(),
+                               theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+
+
+def test_sequential_alone():
+    model = nn.Sequential(nn.Linear(2, 3, dtype=np.float64), nn.Sigmoid(), nn.Softmax(dim=0))
+    model.eval()
+    assert len(model) == 3 and [type(m).__name__ for m in model] == ["Linear", "Sigmoid", "Softmax"]
+    y = model(Tensor(np.ones((4, 2))))
+    np.testing.assert_allclose(y.data.sum(axis=0), 1.0)
+    assert set(model.state_dict()) == {"0.weight", "0.bias"}
+    with pytest.raises(TypeError, match="Sequential: layer 1 is a function, not a Module"):
+        nn.Sequential(nn.Tanh(), lambda x: x)

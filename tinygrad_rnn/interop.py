@@ -46,7 +46,8 @@ def _refuse(module, **options_at_default) -> None:
 
 def from_torch(module) -> nn.Module:
     """The tinygrad_rnn layer equivalent to a torch.nn Linear, Embedding, LayerNorm, Dropout,
-    RNN, LSTM, GRU, RNNCell, LSTMCell or GRUCell."""
+    RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, an activation (ReLU, Tanh, Sigmoid, Softmax,
+    LogSoftmax) or a Sequential of them."""
     kind = type(module).__name__
     if kind not in _BUILD:
         raise TypeError(f"from_torch: cannot convert a {kind}; supported: {sorted(_BUILD)} (for a "
@@ -66,7 +67,7 @@ def copy_from_torch(ours: nn.Module, theirs) -> nn.Module:
     mode is copied too.
     """
     kind = type(theirs).__name__
-    if kind in _BUILD:
+    if kind in _STATE:
         if type(ours).__name__ != kind:
             raise TypeError(f"copy_from_torch: torch's {kind} cannot be copied into a "
                             f"{type(ours).__name__}")
@@ -82,6 +83,9 @@ def copy_from_torch(ours: nn.Module, theirs) -> nn.Module:
             copy_from_torch(child, getattr(theirs, name))
     ours.train(theirs.training)
     return ours
+
+
+_ACTIVATIONS = ("ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax")
 
 
 def _linear_build(m):
@@ -142,12 +146,29 @@ def _dropout_build(m):
     return nn.Dropout(m.p)
 
 
+def _sequential_build(m):
+    return nn.Sequential(*[from_torch(layer) for layer in m])
+
+
+def _activation_build(m):
+    kind = type(m).__name__
+    if "Softmax" in kind:
+        return getattr(nn, kind)(m.dim if m.dim is not None else -1)
+    return getattr(nn, kind)()
+
+
+def _no_state(ours, m):
+    return {}
+
+
 _BUILD = {"Linear": _linear_build, "Embedding": _embedding_build, "LayerNorm": _layernorm_build,
           "RNN": _recurrent_build, "LSTM": _recurrent_build, "GRU": _recurrent_build,
-          "RNNCell": _cell_build, "LSTMCell": _cell_build, "GRUCell": _cell_build, "Dropout": _dropout_build}
+          "RNNCell": _cell_build, "LSTMCell": _cell_build, "GRUCell": _cell_build, "Dropout": _dropout_build,
+          "Sequential": _sequential_build, **dict.fromkeys(_ACTIVATIONS, _activation_build)}
 _STATE = {"Linear": _linear_state, "Embedding": _same_state, "LayerNorm": _same_state,
           "RNN": _recurrent_state, "LSTM": _recurrent_state, "GRU": _recurrent_state,
-          "RNNCell": _cell_state, "LSTMCell": _cell_state, "GRUCell": _cell_state, "Dropout": _same_state}
+          "RNNCell": _cell_state, "LSTMCell": _cell_state, "GRUCell": _cell_state, "Dropout": _no_state,
+          **dict.fromkeys(_ACTIVATIONS, _no_state)}
 
 
 def to_torch(module):
@@ -163,7 +184,8 @@ def to_torch(module):
     params = module.parameters()
     dtype = getattr(torch, np.dtype(params[0].dtype).name) if params else None
     theirs, state = build(torch, module, dtype)
-    theirs.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
+    if state is not None:            # a Sequential's layers were converted with their weights
+        theirs.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
     theirs.train(module.training)
     return theirs
 
@@ -196,4 +218,11 @@ def _cell_to(torch, m, dtype):
 _TO = {"Linear": _linear_to, "Embedding": _embedding_to, "LayerNorm": _layernorm_to,
        "RNN": _recurrent_to, "LSTM": _recurrent_to, "GRU": _recurrent_to,
        "RNNCell": _cell_to, "LSTMCell": _cell_to, "GRUCell": _cell_to,
-       "Dropout": lambda torch, m, dtype: (torch.nn.Dropout(m.p), {})}
+       "Dropout": lambda torch, m, dtype: (torch.nn.Dropout(m.p), {}),
+       "Sequential": lambda torch, m, dtype: (torch.nn.Sequential(*[to_torch(layer) for layer in m]), None),
+       **{k: (lambda torch, m, dtype: (_activation_to(torch, m), {})) for k in _ACTIVATIONS}}
+
+
+def _activation_to(torch, m):
+    kind = type(m).__name__
+    return getattr(torch.nn, kind)(dim=m.axis) if "Softmax" in kind else getattr(torch.nn, kind)()

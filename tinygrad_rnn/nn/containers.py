@@ -63,10 +63,8 @@ class Softmax(Module):
         return x.softmax(axis=self.axis)
 
 
-class LogSoftmax(Module):
-    @accepts_dim
-    def __init__(self, axis: int = -1):
-        self.axis = axis
+class LogSoftmax(Softmax):
+    """log softmax along `axis` (a primitive: stable for large logits)."""
 
     def forward(self, x):
         return x.log_softmax(axis=self.axis)

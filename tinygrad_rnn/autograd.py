@@ -25,7 +25,7 @@ import numpy as np
 
 from .anomaly import check_finite
 from .context import _ANOMALY, _RECORD_EDGES
-from .errors import GraphError, InplaceModificationError, grad_shape, graph_reused, written_in_place
+from .errors import GraphError, check_graph_usable, grad_shape
 from .ops import unbroadcast
 
 # One clock ticks at every event: a tensor being made (its `_tick`), or a
@@ -140,15 +140,3 @@ def _dense(g) -> np.ndarray:
     if type(g) is np.ndarray and g.flags.writeable:
         return g
     return np.array(g)
-
-
-def check_graph_usable(node) -> None:
-    """Refuse a VJP that would read stale values: the graph was already used by a
-    backward() without retain_graph, or an input (or the output) was written in
-    place after the op ran."""
-    if node._graph_used:
-        raise GraphError(graph_reused(node._op.name, node.scope))
-    for p in (*node._parents, node):            # its VJP reads its inputs and its output y
-        if p._written_at > node._tick:
-            raise InplaceModificationError(
-                written_in_place(node._op.name, node.scope, p.name, p.shape, p is node))

@@ -43,6 +43,18 @@ def fit_hint(op: str) -> str:
 
 
 # ---- backward()'s refusals ----------------------------------------------------
+def check_graph_usable(node) -> None:
+    """Refuse a VJP that would read stale values: the graph was already used by a
+    backward() without retain_graph, or an input (or the output) was written in
+    place after the op ran."""
+    if node._graph_used:
+        raise GraphError(graph_reused(node._op.name, node.scope))
+    for p in (*node._parents, node):            # its VJP reads its inputs and its output y
+        if p._written_at > node._tick:
+            raise InplaceModificationError(
+                written_in_place(node._op.name, node.scope, p.name, p.shape, p is node))
+
+
 def no_graph(name: str, shape) -> str:
     return (f"backward(): this tensor ({name}, shape {shape}) does not require grad and has no "
             "graph; create the inputs with requires_grad=True (and not under no_grad())")

@@ -10,7 +10,10 @@ picture out; importing this module does not import it.
 
 This file is the package's face only. Where things are: graph.py (the op-level
 Picture), cell.py (one box per time step), draw.py (Graphviz layout and files),
-dot.py (DOT text), html.py (the replay page), labels.py and plot.py. The
+dot.py (DOT text), layout.py + layered.py + curves.py (the op level's row of
+identical cells, its buses and label places) and fixed.py (that layout as DOT
+with fixed positions), measure.py (crossings and label placement measured on
+the drawn layout), html.py (the replay page), labels.py and plot.py. The
 measurements (‖∂E/∂h_t‖ and the norm itself) live in `tg.analysis`.
 """
 

@@ -226,21 +226,25 @@ def _edge(g, e: Edge, scale: LogScale, weight: str, inline: bool) -> None:
                  id=e.dom_id or f"x{e.src}_{e.dst}")
     if e.tailport:
         attrs.update(tailport=f"{e.tailport}:e", headport=f"{e.headport}:w" if e.headport else "")
-    if e.kind == "cut":
-        attrs.update(style="dashed", color="#c0392b", fontcolor="#c0392b", arrowhead="tee", penwidth="1.5")
-    elif e.kind == "nograd":
-        attrs.update(color="#bbbbbb", style="dotted")
-    elif e.norms and max(e.norms) == 0:
-        attrs.update(color="#bbbbbb", style="dashed")      # exactly zero: nothing flowed
-    elif e.norms:
-        u = scale(max(e.norms))
-        attrs.update(color=colour(u), penwidth=f"{MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * u:.2f}")
-    else:
-        attrs.update(color="#999999")
+    attrs.update(edge_style(e.norms, e.kind, scale))
     label = e.text or _norms_text(e.norms)
     if label:
         attrs["label" if inline else "xlabel"] = _text(label)
     g.edge(e.src, e.dst, **{k: v for k, v in attrs.items() if v != ""})
+
+
+def edge_style(norms, kind: str, scale: LogScale) -> dict:
+    """Colour, width and dash of an edge: a cut, no gradient, exactly zero, or its norm on the scale."""
+    if kind == "cut":
+        return dict(style="dashed", color="#c0392b", fontcolor="#c0392b", arrowhead="tee", penwidth="1.5")
+    if kind == "nograd":
+        return dict(color="#bbbbbb", style="dotted")
+    if norms and max(norms) == 0:
+        return dict(color="#bbbbbb", style="dashed")          # exactly zero: nothing flowed
+    if norms:
+        u = scale(max(norms))
+        return dict(color=colour(u), penwidth=f"{MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * u:.2f}")
+    return dict(color="#999999")
 
 
 def _norms_text(norms) -> str:

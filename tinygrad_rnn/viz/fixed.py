@@ -13,10 +13,11 @@ segments, boxes, the title and the legend are synthetic and start with `x`.
 
 from __future__ import annotations
 
-from .dot import MAX_WIDTH, MIN_WIDTH, NODE_STYLE, Graph, _text, colour, legend_table
+from .curves import bezier, place_labels, sample
+from .dot import NODE_STYLE, Graph, _text, edge_style, legend_table
 from .graph import Edge, Node, Picture
 from .labels import fmt_norm, html_text, plain_width, step_title
-from .layout import ARROW, LABEL_H, Drawing, bezier, layout, place_labels, sample, text_size
+from .layout import LABEL_H, Drawing, layout, text_size
 
 TITLE_FS, SMALL_FS, EDGE_FS = 11.0, 9.0, 9.0
 
@@ -131,19 +132,6 @@ def _node(g, n: Node, d: Drawing, flip) -> None:
            height=f"{h / 72:.3f}", **style)
 
 
-def _style(norms, kind, scale) -> dict:
-    if kind == "cut":
-        return dict(style="dashed", color="#c0392b", fontcolor="#c0392b", arrowhead="tee", penwidth="1.5")
-    if kind == "nograd":
-        return dict(color="#bbbbbb", style="dotted")
-    if norms and max(norms) == 0:
-        return dict(color="#bbbbbb", style="dashed")          # exactly zero: nothing flowed
-    if norms:
-        u = scale(max(norms))
-        return dict(color=colour(u), penwidth=f"{MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * u:.2f}")
-    return dict(color="#999999")
-
-
 def _spline(ctrl, tip, flip) -> str:
     return f"e,{flip(*tip)} " + " ".join(flip(x, y) for x, y in ctrl)
 
@@ -151,7 +139,7 @@ def _spline(ctrl, tip, flip) -> str:
 def _edge(g, e: Edge, spline, at, scale, flip) -> None:
     attrs = dict(tooltip=_text(e.tooltip) if e.tooltip else " ",
                  id=e.dom_id or f"x{e.src}_{e.dst}", pos=_spline(*spline, flip),
-                 **_style(e.norms, e.kind, scale))
+                 **edge_style(e.norms, e.kind, scale))
     text = edge_text(e)
     if text and at is not None:
         attrs.update(label=_text(text), lp=flip(*at))
@@ -175,10 +163,10 @@ def _bus(g, pic, d, b, splines, where, scale, flip) -> None:
         attrs = dict(id=f"xbus{name}_{k}", pos=_spline(*splines[("b", b.weight, k)], flip),
                      arrowhead="none" if k + 1 < len(b.xs) else "normal",
                      tooltip=" " if s is None else f"running sum of the shares so far: ‖Σ‖ = {fmt_norm(s)}",
-                     **_style([s] if s is not None else [], "grad", scale))
+                     **edge_style([s] if s is not None else [], "grad", scale))
         if s is not None and where.get(("b", b.weight, k)) is not None:
             attrs.update(label=f"<{html_text(_sum_text(pic, d, b, k))}>", lp=flip(*where[("b", b.weight, k)]))
         g.edge(f"xj_{b.weight}_{k}", dst, **attrs)
 
 
-__all__ = ["fixed_digraph", "ARROW"]
+__all__ = ["fixed_digraph"]

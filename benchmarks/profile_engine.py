@@ -20,15 +20,8 @@ from benchmarks import impls
 
 def count_nodes(step) -> int:
     """Number of tensors the step's graph records (ops that will run a VJP)."""
-    loss = step.forward()
-    seen, stack = set(), [loss]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.extend(p for p in t.parents if p.requires_grad)
-    return len(seen)
+    from tinygrad_rnn.autograd import walk
+    return len(walk(step.forward(), needs_grad=True))
 
 
 def main(argv=None):

@@ -79,13 +79,7 @@ def gradients(rnn, head, x, y, k: int) -> dict:
 
 def graph_size(root) -> int:
     """Number of tensors in the graph behind `root` (what one backward() walks)."""
-    seen, stack = {id(root)}, [root]
-    while stack:
-        for p in stack.pop().parents:
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
-    return len(seen)
+    return len(tg.autograd.walk(root))
 
 
 def cost(rnn, head, x, y, k: int, repeats: int) -> dict:

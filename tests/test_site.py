@@ -14,7 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 KATEX = ROOT / "docs" / "assets" / "katex"
-COURSE = ["conventions", "bptt", "vanishing", "remedies", "lstm", "char_rnn"]
+COURSE = ["conventions", "bptt", "vanishing", "remedies", "lstm", "gru", "sequences", "char_rnn"]
 
 
 def config() -> dict:

@@ -265,3 +265,29 @@ def test_sequential_alone():
     assert set(model.state_dict()) == {"0.weight", "0.bias"}
     with pytest.raises(TypeError, match="Sequential: layer 1 is a function, not a Module"):
         nn.Sequential(nn.Tanh(), lambda x: x)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5)])
+def test_batchnorm_both_ways_train_and_eval(shape):
+    torch.manual_seed(12)
+    theirs = torch.nn.BatchNorm1d(3, eps=1e-3, momentum=0.2, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.normal_()
+        theirs.bias.normal_()
+        theirs.running_mean.normal_()
+        theirs.running_var.uniform_(0.5, 2.0)
+    ours = tg.interop.from_torch(theirs)
+    x = np.random.default_rng(13).standard_normal(shape)
+    compare(ours, theirs, x, [(ours.weight, theirs.weight, same), (ours.bias, theirs.bias, same)])
+    np.testing.assert_allclose(ours.running_mean, theirs.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), rtol=1e-12)
+    ours.eval()
+    theirs.eval()
+    np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-12, atol=1e-13)
+    back = tg.interop.to_torch(ours)
+    assert not back.training
+    np.testing.assert_allclose(back(torch.from_numpy(x)).detach().numpy(),
+                               theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12, atol=1e-13)
+    with pytest.raises(ValueError, match=r"BatchNorm1d uses \{'affine': False\}"):
+        tg.interop.from_torch(torch.nn.BatchNorm1d(3, affine=False))

@@ -9,7 +9,7 @@ weights, mapped between the two layouts:
 
 - Linear: torch stores weight (out, in) and computes x Wᵀ + b; ours is W (in, out),
   y = x W + b (row convention), so the weight is transposed.
-- Embedding, LayerNorm: the same arrays.
+- Embedding, LayerNorm, BatchNorm1d: the same arrays (BatchNorm1d's running statistics too).
 - Dropout: its p (no weights).
 - RNN, LSTM, GRU and their cells: gates stacked and transposed, LSTM gate order i, f, g, o against
   the course's f, i, C̃, o on [h, x], two biases folded into one: see `nn.torch_layout`,
@@ -45,8 +45,8 @@ def _refuse(module, **options_at_default) -> None:
 
 
 def from_torch(module) -> nn.Module:
-    """The tinygrad_rnn layer equivalent to a torch.nn Linear, Embedding, LayerNorm, Dropout,
-    RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, an activation (ReLU, Tanh, Sigmoid, Softmax,
+    """The tinygrad_rnn layer equivalent to a torch.nn Linear, Embedding, LayerNorm, BatchNorm1d,
+    Dropout, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, an activation (ReLU, Tanh, Sigmoid, Softmax,
     LogSoftmax) or a Sequential of them."""
     kind = type(module).__name__
     if kind not in _BUILD:
@@ -109,6 +109,20 @@ def _layernorm_build(m):
     return nn.LayerNorm(m.normalized_shape, eps=m.eps, dtype=_numpy(m.weight).dtype)
 
 
+def _batchnorm_build(m):
+    _refuse(m, affine=True, track_running_stats=True)
+    if m.momentum is None:
+        raise ValueError("from_torch: BatchNorm1d with momentum=None (a cumulative average) is not "
+                         "supported; tinygrad_rnn's BatchNorm1d keeps an exponential one")
+    return nn.BatchNorm1d(m.num_features, eps=m.eps, momentum=m.momentum, dtype=_numpy(m.weight).dtype)
+
+
+def _batchnorm_state(ours, m):
+    """weight and bias (parameters); the running statistics are plain arrays, set here."""
+    ours.running_mean, ours.running_var = _numpy(m.running_mean), _numpy(m.running_var)
+    return {"weight": _numpy(m.weight), "bias": _numpy(m.bias)}
+
+
 def _same_state(ours, m):
     return {k: _numpy(v) for k, v in m.state_dict().items()}
 
@@ -164,11 +178,12 @@ def _no_state(ours, m):
 _BUILD = {"Linear": _linear_build, "Embedding": _embedding_build, "LayerNorm": _layernorm_build,
           "RNN": _recurrent_build, "LSTM": _recurrent_build, "GRU": _recurrent_build,
           "RNNCell": _cell_build, "LSTMCell": _cell_build, "GRUCell": _cell_build, "Dropout": _dropout_build,
-          "Sequential": _sequential_build, **dict.fromkeys(_ACTIVATIONS, _activation_build)}
+          "BatchNorm1d": _batchnorm_build, "Sequential": _sequential_build,
+          **dict.fromkeys(_ACTIVATIONS, _activation_build)}
 _STATE = {"Linear": _linear_state, "Embedding": _same_state, "LayerNorm": _same_state,
           "RNN": _recurrent_state, "LSTM": _recurrent_state, "GRU": _recurrent_state,
           "RNNCell": _cell_state, "LSTMCell": _cell_state, "GRUCell": _cell_state, "Dropout": _no_state,
-          **dict.fromkeys(_ACTIVATIONS, _no_state)}
+          "BatchNorm1d": _batchnorm_state, **dict.fromkeys(_ACTIVATIONS, _no_state)}
 
 
 def to_torch(module):
@@ -215,10 +230,18 @@ def _cell_to(torch, m, dtype):
     return _make(torch.nn, m, bias=m.bias, dtype=dtype), torch_layout.cell_to_torch(m)
 
 
+def _batchnorm_to(torch, m, dtype):
+    theirs = torch.nn.BatchNorm1d(m.num_features, eps=m.eps, momentum=m.momentum, dtype=dtype)
+    state = {"weight": m.weight.data, "bias": m.bias.data, "running_mean": m.running_mean,
+             "running_var": m.running_var, "num_batches_tracked": np.array(0)}
+    return theirs, state
+
+
 _TO = {"Linear": _linear_to, "Embedding": _embedding_to, "LayerNorm": _layernorm_to,
        "RNN": _recurrent_to, "LSTM": _recurrent_to, "GRU": _recurrent_to,
        "RNNCell": _cell_to, "LSTMCell": _cell_to, "GRUCell": _cell_to,
        "Dropout": lambda torch, m, dtype: (torch.nn.Dropout(m.p), {}),
+       "BatchNorm1d": _batchnorm_to,
        "Sequential": lambda torch, m, dtype: (torch.nn.Sequential(*[to_torch(layer) for layer in m]), None),
        **{k: (lambda torch, m, dtype: (_activation_to(torch, m), {})) for k in _ACTIVATIONS}}
 

@@ -339,6 +339,24 @@ def test_a_context_manager_object_is_reusable_after_an_error(name):
     assert read() == outside
 
 
+@pytest.mark.parametrize("make, read, inside", [(tg.no_grad, tg.is_grad_enabled, False),
+                                                (tg.detect_anomaly, tg.context.is_anomaly_enabled, True)])
+def test_a_switch_works_as_a_decorator_as_torch_no_grad(make, read, inside):
+    @make()
+    def f(x):
+        """doc"""
+        return read(), x
+
+    assert f(3) == (inside, 3) and f(4) == (inside, 4) and read() != inside and f.__doc__ == "doc"
+
+
+@pytest.mark.parametrize("name", MANAGERS)
+def test_an_exit_without_an_entry_is_a_clear_error(name):
+    cm = MANAGERS[name][0]()
+    with pytest.raises(RuntimeError, match="exited without a matching entry"):
+        cm.__exit__(None, None, None)
+
+
 def test_a_scope_object_nested_in_itself_names_both_levels():
     s = tg.scope("a")
     with s, s:

@@ -7,7 +7,9 @@ training two models never see each other's `no_grad()` or `scope()`.
 from __future__ import annotations
 
 import contextvars
+import functools
 import threading
+from threading import get_ident
 
 import numpy as np
 
@@ -19,34 +21,60 @@ _CAPTURE = contextvars.ContextVar("capture", default=None)   # tg.compile's tape
 _DEFAULT_DTYPE = [np.dtype(np.float32)]  # process-wide, like torch.set_default_dtype
 
 
-class _Setting:
-    """Set a context variable inside a `with` block, then restore it.
+class _Entries:
+    """The tokens of a context manager's open entries, so one object is reusable and
+    re-entrant (as torch.no_grad() is): entered again, nested in itself, or from several
+    threads, each exit restores exactly what its own entry replaced.
 
-    Reusable and re-entrant, as torch.no_grad() is: one object may be entered
-    again, nested in itself, or from several threads; each entry keeps its own
-    token (per thread), so every exit restores exactly what its entry replaced.
+    The common case, one entry at a time, costs one slot; re-entries (per thread) go to
+    a dict made only when needed.
     """
 
-    __slots__ = ("_var", "_value", "_tokens")
+    __slots__ = ("_first", "_more")
+
+    def _push(self, token) -> None:
+        if self._first is None:
+            self._first = (threading.get_ident(), token)
+        else:
+            if self._more is None:
+                self._more = {}
+            self._more.setdefault(threading.get_ident(), []).append(token)
+
+    def _pop(self, var: contextvars.ContextVar) -> None:
+        ident = threading.get_ident()
+        more = self._more.get(ident) if self._more else None
+        if more:                            # the latest entry of this thread is a re-entry
+            token = more.pop()
+        elif self._first is not None and self._first[0] == ident:
+            token, self._first = self._first[1], None
+        else:                               # __exit__ without __enter__ (or from another thread)
+            raise RuntimeError(f"{var.name}: exited without a matching entry in this thread; "
+                               "enter and leave a context manager in the same thread (a `with` block)")
+        var.reset(token)
+
+
+class _Setting(_Entries):
+    """Set a context variable inside a `with` block, then restore it; reusable (see _Entries)."""
+
+    __slots__ = ("_var", "_value")
 
     def __init__(self, var: contextvars.ContextVar, value):
-        self._var, self._value, self._tokens = var, value, {}
+        self._var, self._value, self._first, self._more = var, value, None, None
 
     def __enter__(self):
-        self._tokens.setdefault(threading.get_ident(), []).append(self._var.set(self._value))
+        self._push(self._var.set(self._value))
         return self
 
     def __exit__(self, *exc):
-        _reset(self._var, self._tokens)
+        self._pop(self._var)
 
-
-def _reset(var: contextvars.ContextVar, tokens: dict) -> None:
-    """Undo the latest entry made by this thread (a list of tokens per thread)."""
-    ident = threading.get_ident()
-    stack = tokens[ident]
-    var.reset(stack.pop())
-    if not stack:
-        del tokens[ident]
+    def __call__(self, fn):
+        """As a decorator, like ``@torch.no_grad()``: every call of fn runs inside the block."""
+        @functools.wraps(fn)
+        def inside(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return inside
 
 
 _setting = _Setting
@@ -66,7 +94,7 @@ def is_grad_enabled() -> bool:
     return _GRAD_ENABLED.get()
 
 
-class scope:
+class scope(_Entries):
     """Name every tensor made inside the block; scopes nest as ``rnn/t=3/forget_gate``.
 
     The renderer clusters nodes by scope, and every error message names it, so
@@ -76,20 +104,28 @@ class scope:
     entered again, or inside itself (``a/a``), and each exit restores its entry's parent.
     """
 
-    __slots__ = ("name", "_tokens")
+    __slots__ = ("name",)
 
     def __init__(self, name: str):
         self.name = str(name)
-        self._tokens = {}
+        self._first = self._more = None
 
     def __enter__(self):
         parent = _SCOPE.get()
         token = _SCOPE.set(f"{parent}/{self.name}" if parent else self.name)
-        self._tokens.setdefault(threading.get_ident(), []).append(token)
+        if self._first is None:             # one entry at a time: the fast path, inline
+            self._first = (get_ident(), token)
+        else:
+            self._push(token)
         return self
 
     def __exit__(self, *exc):
-        _reset(_SCOPE, self._tokens)
+        first = self._first
+        if self._more is None and first is not None and first[0] == get_ident():
+            self._first = None
+            _SCOPE.reset(first[1])
+        else:
+            self._pop(_SCOPE)
 
 
 def on_replay(obj, *attributes) -> None:

@@ -31,3 +31,11 @@ def test_the_monitor_flags_the_tanh_plateau_that_gradient_norms_do_not(tmp_path)
     assert r["irnn_reach_median"] > 0.05 and r["irnn_vanished_steps"] == 0
     assert "a flat loss here is not convergence" in r["warning"]
     assert (tmp_path / "vanishing_monitor.png").stat().st_size > 10_000
+
+
+def test_pascanu_omega_keeps_the_gradient_reaching_the_start(tmp_path):
+    r = run("pascanu_penalty", tmp_path)
+    assert r["plain_reach_median"] < 1e-5                              # E alone: vanished
+    assert r["penalised_reach_median"] > 1e-2                          # E + λΩ: alive
+    assert r["omega_last"] < 0.2 * r["omega_first"]                    # Ω itself was minimised
+    assert (tmp_path / "pascanu_penalty.png").stat().st_size > 10_000

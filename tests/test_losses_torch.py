@@ -64,8 +64,8 @@ def test_cross_entropy_options_gradcheck(weight, ignore_index, smoothing):
                                                   label_smoothing=smoothing), [z])
 
 
-@pytest.mark.parametrize("weight, smoothing, reduction, shape", itertools.product(
-    [None, "w"], [0.0, 0.25], ["mean", "sum", "none"], [(6,), (2, 3)]))
+@pytest.mark.parametrize("weight, smoothing, reduction, shape", list(itertools.product(
+    [None, "w"], [0.0, 0.25], ["mean", "sum", "none"], [(6,), (2, 3)])))
 def test_probability_targets_match_torch(weight, smoothing, reduction, shape):
     torch = pytest.importorskip("torch")
     r = np.random.default_rng(11)
@@ -101,8 +101,8 @@ def test_every_row_ignored_gives_nan_as_torch():
     assert F.cross_entropy(Tensor(z), t, reduction="sum").item() == 0.0
 
 
-@pytest.mark.parametrize("weight, ignore_index, reduction", itertools.product(
-    [None, "w"], [-100, 0], ["mean", "sum", "none"]))
+@pytest.mark.parametrize("weight, ignore_index, reduction", list(itertools.product(
+    [None, "w"], [-100, 0], ["mean", "sum", "none"])))
 def test_nll_loss_matches_torch(weight, ignore_index, reduction):
     torch = pytest.importorskip("torch")
     z, t, w = problem((8,), ignore_index, seed=5)

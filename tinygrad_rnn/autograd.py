@@ -19,6 +19,7 @@ shares add up in `_pending` before the weight is reached, which is BPTT's
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 
 import numpy as np
@@ -56,8 +57,7 @@ def walk(root, needs_grad: bool = False) -> list:
     return sorted(seen, key=_creation_time)
 
 
-def _creation_time(t) -> int:
-    return t._tick
+_creation_time = operator.attrgetter("_tick")   # t._tick, read in C: a sort key runs once per node
 
 
 def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:

@@ -67,6 +67,8 @@ def _mT(a: np.ndarray) -> np.ndarray:
 
 def _matmul_vjp_a(g, y, a, b):
     # Y = A B  =>  dA = G B^T.  Vectors are promoted to matrices, as np.matmul does.
+    if a.ndim == 2 and b.ndim == 2:   # the common case first: x_t W, h_{t-1} U
+        return g @ b.T
     if b.ndim == 1:
         return np.multiply.outer(g, b)
     if a.ndim == 1:
@@ -81,7 +83,8 @@ def _matmul_vjp_b(g, y, a, b):
     if b.ndim == 1:
         return _mT(a) @ g if g.ndim == 1 else (_mT(a) @ g[..., :, None])[..., 0]
     if b.ndim == 2:   # a weight: keep (a, g); a shared W's T shares become one matmul (sparse.py)
-        return FactoredGrad(b.shape, np.result_type(a, g), [(a, g)])
+        dtype = a.dtype if a.dtype == g.dtype else np.result_type(a, g)
+        return FactoredGrad(b.shape, dtype, [(a, g)])
     return _mT(a) @ g
 
 

@@ -430,9 +430,11 @@ class Tensor(TorchMethods):
 def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     """Run `op` forward on the inputs' arrays and record it in the graph."""
     try:
-        y = np.asarray(op.forward(*[t._data for t in inputs], **params))
+        y = op.forward(*[t._data for t in inputs], **params)
     except (ValueError, IndexError, TypeError) as e:
         raise _forward_error(op, inputs, params, e) from None
+    if type(y) is not np.ndarray:       # a numpy scalar (x.sum()) becomes a 0-d array
+        y = np.asarray(y)
     if op.vjps and _needs_grad(inputs):   # an op without VJPs (x > 0, argmax) has no gradient
         out = Tensor._from_array(y, True, op.name, op, inputs, params)
     else:
@@ -499,9 +501,14 @@ def _axis(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
+_BASIC_INDEX = (int, slice)
+
+
 def _index(index) -> tuple:
     """Normalise an index to a tuple numpy and np.add.at both accept."""
     index = index if isinstance(index, tuple) else (index,)
+    if all(type(i) in _BASIC_INDEX for i in index):
+        return index                        # x[:, t]: ints and slices need no conversion (the common case)
     out = []
     for i in index:
         if isinstance(i, Tensor):

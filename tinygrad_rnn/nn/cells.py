@@ -31,6 +31,7 @@ from . import checks, init
 from .module import Module, Parameter
 
 NONLINEARITIES = ("tanh", "relu", "sigmoid")   # sigmoid: the notes' γ = 1/4 case (not in PyTorch)
+_ACTIVATIONS = {"tanh": Tensor.tanh, "relu": Tensor.relu, "sigmoid": Tensor.sigmoid}
 
 
 def sizes(owner: str, input_size, hidden_size) -> tuple[int, int]:
@@ -134,8 +135,7 @@ class RNNCell(_Cell):
 
     def forward(self, x_t: Tensor, h_prev: Tensor) -> Tensor:
         a_t = x_t @ self.W + h_prev @ self.U + self.b                        # (B, H)
-        f = {"tanh": Tensor.tanh, "relu": Tensor.relu, "sigmoid": Tensor.sigmoid}[self.nonlinearity]
-        return f(a_t).named("h_t")                                            # (B, H)  h_t = f(a_t)
+        return _ACTIVATIONS[self.nonlinearity](a_t).named("h_t")                # (B, H)  h_t = f(a_t)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"

@@ -128,25 +128,6 @@ class scope(_Entries):
             self._pop(_SCOPE)
 
 
-class step_scope(scope):
-    """A scope entered once, by the thread that made it: a layer's time step
-    (``with step_scope("rnn/t=3"):``). It keeps its one token itself: scope's
-    per-thread token table cost 1-2 µs a step (measured), a tenth of a tiny step's ops."""
-
-    __slots__ = ("_token",)
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __enter__(self):
-        parent = _SCOPE.get()
-        self._token = _SCOPE.set(f"{parent}/{self.name}" if parent else self.name)
-        return self
-
-    def __exit__(self, *exc):
-        _SCOPE.reset(self._token)
-
-
 def on_replay(obj, *attributes) -> None:
     """Tell tg.compile that a forward pass set these attributes of obj (a layer's
     per-step states): a replay of the captured step sets them again, as they are now."""

@@ -44,7 +44,7 @@ import weakref
 
 import numpy as np
 
-from ..context import on_replay, step_scope
+from ..context import on_replay, scope
 from ..errors import ShapeError
 from ..memory import gc_paused
 from ..tensor import Tensor, cat, stack
@@ -104,7 +104,7 @@ class _Recurrent(Module):
         T = len(xs)
         out = [None] * T
         for t in (range(T, 0, -1) if reverse else range(1, T + 1)):
-            with step_scope(self._scope(t, reverse, l)):
+            with scope(self._scope(t, reverse, l)):
                 state = cell.step(xs[t - 1], state)               # (B, H) each
             out[t - 1] = state
         return out
@@ -150,7 +150,7 @@ class _Recurrent(Module):
         return f"{lane}/t={t}" + (f"/layer={l}" if l is not None and self.num_layers > 1 else "")
 
     def _in_step(self, t: int, reverse: bool, make):
-        with step_scope(self._scope(t, reverse)):
+        with scope(self._scope(t, reverse)):
             return make()
 
     def _next_inputs(self, h: list[list[Tensor]]) -> list[list[Tensor]]:

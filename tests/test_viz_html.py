@@ -52,13 +52,13 @@ def test_payload_values_equal_edge_grads():
     data = embedded(viz.to_html(E))
     tensors = reading_order(E)
     tids = tensor_ids(tensors)
-    assert data["order"] == [tids[id(t)] for t in page.visit_order(E)]
+    assert data["order"] == [tids[t] for t in page.visit_order(E)]
     checked = 0
     for c in tensors:
         for i, p in enumerate(c.parents):
-            if id(p) not in tids:
+            if p not in tids:
                 continue
-            rec = data["edges"][f"e{tids[id(c)][1:]}_{i}"]
+            rec = data["edges"][f"e{tids[c][1:]}_{i}"]
             g = c.edge_grads[i]
             if g is None:
                 assert rec["grad"] is None
@@ -76,10 +76,10 @@ def test_running_sum_of_a_shared_weight_grows_to_its_gradient():
     E.backward()
     data = embedded(viz.to_html(E))
     tids = tensor_ids(reading_order(E))
-    U = data["sums"][tids[id(P["U"])]]
+    U = data["sums"][tids[P["U"]]]
     assert len(U["shares"]) == 4 and [k for k, _ in U["shares"]] == sorted(k for k, _ in U["shares"])
     pos = {t: k for k, t in enumerate(data["order"])}
-    shares = sorted((pos[tids[id(c)]], c.edge_grads[c.parents.index(P["U"])])
+    shares = sorted((pos[tids[c]], c.edge_grads[c.parents.index(P["U"])])
                     for c in reading_order(E) if P["U"] in c.parents)
     partial = np.cumsum([g for _, g in shares], axis=0)
     np.testing.assert_allclose([n for _, n in U["shares"]], [norm(s) for s in partial], rtol=1e-12)
@@ -113,7 +113,7 @@ def test_cell_payload_lights_boxes_by_their_members_and_shows_states():
     data = embedded(viz.to_html(E, level="cell"))
     tids = tensor_ids(reading_order(E))
     box = data["elements"]["xc1"]
-    assert tids[id(hs[1])] in box["m"] and tids[id(Cs[1])] in box["show"]
+    assert tids[hs[1]] in box["m"] and tids[Cs[1]] in box["show"]
     states = {(s["name"], s["t"]): s["norm"] for s in data["states"]}
     np.testing.assert_allclose(states["h_t", 2], norm(hs[1].grad), rtol=1e-12)
     np.testing.assert_allclose(states["C_t", 3], norm(Cs[2].grad), rtol=1e-12)

@@ -57,7 +57,7 @@ def test_play_lights_exactly_the_first_n_visits_and_the_running_sum_of_U(browser
     tids = tensor_ids(reading_order(E))
     order = data["order"]
     pos = {t: k for k, t in enumerate(order)}
-    U_shares = sorted(pos[tids[id(c)]] for c in reading_order(E) if P["U"] in c.parents)
+    U_shares = sorted(pos[tids[c]] for c in reading_order(E) if P["U"] in c.parents)
     browser.driver.find_element("id", "play").click()
     WebDriverWait(browser.driver, 20, poll_frequency=0.05).until(
         lambda d: int(d.execute_script("return document.body.dataset.frame")) > U_shares[1])
@@ -69,12 +69,12 @@ def test_play_lights_exactly_the_first_n_visits_and_the_running_sum_of_U(browser
     dim = set(browser.js("return [...document.querySelectorAll('g.node.dim')].map(g => g.id)"))
     assert dim == set(order[k:])
     arrived = [c.edge_grads[c.parents.index(P["U"])] for c in reading_order(E)
-               if P["U"] in c.parents and pos[tids[id(c)]] < k]
-    row = browser.driver.find_element("id", "sum-" + tids[id(P["U"])])
+               if P["U"] in c.parents and pos[tids[c]] < k]
+    row = browser.driver.find_element("id", "sum-" + tids[P["U"]])
     assert int(row.get_attribute("data-count")) == len(arrived) >= 2
     np.testing.assert_allclose(float(row.get_attribute("data-value")), norm(np.sum(arrived, axis=0)),
                                rtol=1e-9)
-    on_U = browser.js(f"return document.querySelector('g#{tids[id(P['U'])]} text.running-sum').textContent")
+    on_U = browser.js(f"return document.querySelector('g#{tids[P['U']]} text.running-sum').textContent")
     assert f"({len(arrived)}/4)" in on_U                   # and under U's box
     # an edge is lit exactly when the tensor it feeds has been visited
     lit_edges = set(browser.js("return [...document.querySelectorAll('g.edge.lit')].map(g => g.id)"))
@@ -110,7 +110,7 @@ def test_hovering_an_edge_shows_its_gradient(browser, rnn_page):
     tids = tensor_ids(reading_order(E))
     c = next(t for t in reading_order(E) if hs[1] in t.parents)        # h_2 feeds step 3
     i = c.parents.index(hs[1])
-    eid = f"e{tids[id(c)][1:]}_{i}"
+    eid = f"e{tids[c][1:]}_{i}"
     browser.driver.find_element("id", "fit").click()      # the page starts on the last step
     label = browser.driver.find_element("css selector", f"g#{eid} text")
     ActionChains(browser.driver).move_to_element(label).perform()
@@ -177,8 +177,8 @@ def test_lstm_cell_level_page_replays_to_the_end(browser, tmp_path):
     assert {f"xc{i}" for i in range(5)} <= lit
     tids = tensor_ids(reading_order(E))
     for W in P.values():
-        if tids[id(W)] in data["sums"]:
-            row = browser.driver.find_element("id", "sum-" + tids[id(W)])
+        if tids[W] in data["sums"]:
+            row = browser.driver.find_element("id", "sum-" + tids[W])
             np.testing.assert_allclose(float(row.get_attribute("data-value")), norm(W.grad), rtol=1e-9)
 
 

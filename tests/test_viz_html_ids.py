@@ -17,7 +17,7 @@ def test_op_level_nodes_and_edges_carry_tick_ids():
     base = min(tick_of(t) for t in tensors)
     drawn = {a["id"] for i, a in nodes.items() if i != "legend"}
     assert drawn == {f"t{tick_of(t) - base}" for t in tensors}
-    expected = {f"e{tids[id(t)][1:]}_{i}" for t in tensors for i, p in enumerate(t.parents) if id(p) in tids}
+    expected = {f"e{tids[t][1:]}_{i}" for t in tensors for i, p in enumerate(t.parents) if p in tids}
     assert {a["id"] for _, _, a in edges} == expected
     assert nodes["legend"]["id"].startswith("x")
 

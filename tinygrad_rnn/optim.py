@@ -155,7 +155,7 @@ class Optimizer:
         params = group["params"]
         params = parameters_of(params)
         i0 = len(self.params)
-        seen = {id(p): i for i, p in enumerate(self.params)}
+        seen = {p: i for i, p in enumerate(self.params)}
         for i, p in enumerate(params, start=i0):
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Tensor; "
@@ -164,11 +164,11 @@ class Optimizer:
                 raise ValueError(f"{name}: parameter {i} ('{p.name}', shape {p.shape}) is not a leaf "
                                  f"(it was made by {p.op}); an optimizer updates leaves "
                                  "(parameters), not results computed from them")
-            if id(p) in seen:
+            if p in seen:
                 raise ValueError(f"{name}: parameter {i} ('{p.name}', shape {p.shape}) is the same "
-                                 f"tensor as parameter {seen[id(p)]}; pass each parameter once "
+                                 f"tensor as parameter {seen[p]}; pass each parameter once "
                                  "(it would be stepped twice)")
-            seen[id(p)] = i
+            seen[p] = i
         hyper = self._checked({**self.defaults, **group}, f".param_groups[{len(self.param_groups)}]",
                               hint=_LR_HINT)
         self.param_groups.append(ParamGroup(self, {"params": params, **hyper}))
@@ -228,11 +228,11 @@ class Optimizer:
 
         Parameters are numbered 0, 1, ... group after group. `tg.save` writes it.
         """
-        index = {id(p): i for i, p in enumerate(self.params)}
-        state = {index[id(p)]: {k: np.array(v) for k, v in s.items()}
+        index = {p: i for i, p in enumerate(self.params)}
+        state = {index[p]: {k: np.array(v) for k, v in s.items()}
                  for p, s in self.state.items() if s}
         groups = [{**{k: v for k, v in g.items() if k != "params"},
-                   "params": [index[id(p)] for p in g["params"]]} for g in self.param_groups]
+                   "params": [index[p] for p in g["params"]]} for g in self.param_groups]
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, sd: dict) -> None:

@@ -23,18 +23,18 @@ STATES = ("h_t", "C_t")   # the tensors a step hands to the next one, by name
 
 def cell_picture(root) -> Picture:
     tensors = reading_order(root)
-    step_at = time_steps(tensors)                # id(tensor) -> (lane, t)
+    step_at = time_steps(tensors)                # tensor -> (lane, t)
     steps = sorted(set(step_at.values()), key=_lane_order(tensors, step_at))
     cell = {s: f"c{i}" for i, s in enumerate(steps)}
     state = {}                                   # (step, "h_t") -> the last tensor so named
     for t in tensors:
-        if t.name in STATES and id(t) in step_at:
-            state[step_at[id(t)], t.name] = t
+        if t.name in STATES and t in step_at:
+            state[step_at[t], t.name] = t
 
     def home(t):
         if t.op is None:
             return None                          # parameters and inputs are not drawn
-        return cell[step_at[id(t)]] if id(t) in step_at else "loss"
+        return cell[step_at[t]] if t in step_at else "loss"
 
     several_lanes = len({lane for lane, _ in steps}) > 1
     nodes = [_cell_node(s, cell[s], state, step_title(s, several_lanes)) for s in steps]
@@ -43,7 +43,7 @@ def cell_picture(root) -> Picture:
     for n in nodes:                              # what each box stands for, for the viewer
         if n is not None:
             n.dom_id = "x" + n.id
-            n.stands_for = tuple(tids[id(t)] for t in tensors if home(t) == n.id)
+            n.stands_for = tuple(tids[t] for t in tensors if home(t) == n.id)
     lanes = any(name == "C_t" for _, name in state)   # an LSTM: boxes with an h row and a C row
     edges = _state_edges(tensors, home, lanes, tids) + _cuts(tensors, home, nodes)
     return Picture([n for n in nodes if n is not None], edges)
@@ -53,8 +53,8 @@ def _lane_order(tensors, step_at):
     """Lanes (layers, chunks) in the order they first appear, then time."""
     first = {}
     for t in tensors:
-        if id(t) in step_at:
-            first.setdefault(step_at[id(t)][0], len(first))
+        if t in step_at:
+            first.setdefault(step_at[t][0], len(first))
     return lambda s: (first[s[0]], s[1])
 
 
@@ -74,7 +74,7 @@ def _cell_node(step, nid, state, title) -> Node:
 
 
 def _loss_node(root, tensors, step_at) -> Node:
-    outside = [t for t in tensors if t.op is not None and id(t) not in step_at]
+    outside = [t for t in tensors if t.op is not None and t not in step_at]
     value = f"\nE = {root.item():.4g}" if root.size == 1 else ""
     what = "readout + loss" if len(outside) > 1 else "loss"
     ops = ", ".join(dict.fromkeys(t.op for t in outside))
@@ -94,16 +94,16 @@ def _param_table(tensors) -> Node | None:
 
 def _state_edges(tensors, home, lanes: bool, tids) -> list[Edge]:
     """One edge per (box, box, tensor) crossing, labelled with the share that flowed along it."""
-    merged = {}                                   # (src box, dst box, id(tensor)) -> (tensor, grads, ids)
+    merged = {}                                   # (src box, dst box, tensor) -> (tensor, grads, ids)
     for c in tensors:
         for i, p in enumerate(c.parents):
             a, b = home(p), home(c)
             if a is None or b is None or a == b:
                 continue
             g = c.edge_grads[i] if c.edge_grads is not None else None
-            entry = merged.setdefault((a, b, id(p)), (p, [], []))
+            entry = merged.setdefault((a, b, p), (p, [], []))
             entry[1].append(g)
-            entry[2].append(edge_id(tids[id(c)], i))
+            entry[2].append(edge_id(tids[c], i))
     edges = []
     for (a, b, _), (p, grads, ids) in merged.items():
         port = p.name[0] if lanes and p.name in STATES else ""

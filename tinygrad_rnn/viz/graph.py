@@ -74,10 +74,10 @@ def tick_of(t) -> int:
 
 
 def tensor_ids(tensors) -> dict[int, str]:
-    """{id(t): "t<k>"}, k = creation tick minus the oldest tensor's: the same computation
+    """{t: "t<k>"}, k = creation tick minus the oldest tensor's: the same computation
     gives the same ids in every run and process (raw ticks count every tensor ever made)."""
     base = min((tick_of(t) for t in tensors), default=0)
-    return {id(t): f"t{tick_of(t) - base}" for t in tensors}
+    return {t: f"t{tick_of(t) - base}" for t in tensors}
 
 
 def edge_id(child_id: str, i: int) -> str:
@@ -175,16 +175,16 @@ def tooltip_of(t) -> str:
 def op_picture(root) -> Picture:
     """The op-level view: every tensor a node, every argument an edge."""
     tensors = reading_order(root)
-    ids = {id(t): f"n{i}" for i, t in enumerate(tensors)}
+    ids = {t: f"n{i}" for i, t in enumerate(tensors)}
     tids = tensor_ids(tensors)
-    edges = [_edge(p, t, i, ids, tids) for t in tensors for i, p in enumerate(t.parents) if id(p) in ids]
+    edges = [_edge(p, t, i, ids, tids) for t in tensors for i, p in enumerate(t.parents) if p in ids]
     edges += _detach_cuts(tensors, ids)
     steps = time_steps(tensors)
     nodes = []
     for t in tensors:
         kind = kind_of(t, root)
-        node = Node(ids[id(t)], kind, label_of(t, kind), tooltip_of(t), steps.get(id(t)),
-                    dom_id=tids[id(t)], stands_for=(tids[id(t)],), role=t.name)
+        node = Node(ids[t], kind, label_of(t, kind), tooltip_of(t), steps.get(t),
+                    dom_id=tids[t], stands_for=(tids[t],), role=t.name)
         if t.name == "h_t" and t.grad is not None:
             node.state_norm = norm(t.grad)
         if kind == "param" and t.grad is not None:
@@ -208,7 +208,7 @@ def states_in_graph(root, name: str = "h_t", lane: str | None = None) -> list:
     steps = time_steps(tensors)
     found = {}
     for t in tensors:
-        step = steps.get(id(t))
+        step = steps.get(t)
         if t.name == name and step and (lane is None or step[0] == lane):
             lane = step[0]
             found[step[1]] = t
@@ -219,14 +219,14 @@ def states_in_graph(root, name: str = "h_t", lane: str | None = None) -> list:
 
 
 def time_steps(tensors) -> dict[int, tuple[str, int]]:
-    """{id(tensor): (lane, t)} for every tensor made inside a time step.
+    """{tensor: (lane, t)} for every tensor made inside a time step.
 
     The lane is the layer's scope ("rnn"). A layer called twice in one graph
     (two truncated-BPTT chunks, each counting t = 1, 2, ...) gives two groups of
     steps that no edge joins; each later group becomes a lane of its own,
     "rnn (2)", "rnn (3)", so chunks are not drawn on top of each other.
     """
-    raw = {id(t): s for t in tensors if (s := step_of(t.scope))}
+    raw = {t: s for t in tensors if (s := step_of(t.scope))}
     root = {k: k for k in raw}
 
     def find(k):
@@ -237,14 +237,14 @@ def time_steps(tensors) -> dict[int, tuple[str, int]]:
 
     for t in tensors:                       # join each op to its inputs of the same lane
         for p in t.parents:
-            if id(t) in raw and id(p) in raw and raw[id(p)][0] == raw[id(t)][0]:
-                root[find(id(p))] = find(id(t))
+            if t in raw and p in raw and raw[p][0] == raw[t][0]:
+                root[find(p)] = find(t)
     group_no, count = {}, {}
     for t in tensors:                       # number the groups of each lane in reading order
-        if id(t) in raw and find(id(t)) not in group_no:
-            lane = raw[id(t)][0]
+        if t in raw and find(t) not in group_no:
+            lane = raw[t][0]
             count[lane] = count.get(lane, 0) + 1
-            group_no[find(id(t))] = count[lane]
+            group_no[find(t)] = count[lane]
     return {k: (lane if group_no[find(k)] == 1 else f"{lane} ({group_no[find(k)]})", t)
             for k, (lane, t) in raw.items()}
 
@@ -260,11 +260,11 @@ def _edge(p, t, i, ids, tids) -> Edge:
     """Argument i of op t: the gradient sent back to p along it is t.edge_grads[i]."""
     g = t.edge_grads[i] if t.edge_grads is not None else None
     where = f"{p.name} → {t.name} (argument {i} of {t.op}{', ' + t.scope if t.scope else ''})"
-    eid = edge_id(tids[id(t)], i)
+    eid = edge_id(tids[t], i)
     if g is None:
-        return Edge(ids[id(p)], ids[id(t)], kind="grad" if p.requires_grad else "nograd", tooltip=where,
+        return Edge(ids[p], ids[t], kind="grad" if p.requires_grad else "nograd", tooltip=where,
                     dom_id=eid, stands_for=(eid,))
-    return Edge(ids[id(p)], ids[id(t)], [norm(g)], tooltip=f"{where}\ngradient along it: {stats(g)}",
+    return Edge(ids[p], ids[t], [norm(g)], tooltip=f"{where}\ngradient along it: {stats(g)}",
                 dom_id=eid, stands_for=(eid,), grad=g)
 
 
@@ -284,8 +284,8 @@ def _detach_cuts(tensors, ids) -> list[Edge]:
     cuts = []
     for t in tensors:
         src = cut_from(t)
-        if src is not None and id(src) in ids:
-            cuts.append(Edge(ids[id(src)], ids[id(t)], kind="cut", text="✂ detach()",
+        if src is not None and src in ids:
+            cuts.append(Edge(ids[src], ids[t], kind="cut", text="✂ detach()",
                              tooltip="truncated BPTT: no gradient flows back across this cut",
                              dom_id=f"xcut{len(cuts)}"))
     return cuts

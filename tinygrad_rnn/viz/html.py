@@ -103,10 +103,10 @@ def payload(root, pic, level: str) -> dict:
     tensors = reading_order(root)
     tids = tensor_ids(tensors)
     order = visit_order(root)
-    pos = {id(t): k for k, t in enumerate(order)}
-    edges = {edge_id(tids[id(c)], i): (p, c, i) for c in tensors for i, p in enumerate(c.parents)
-             if id(p) in tids}
-    by_tid = {tids[id(t)]: t for t in tensors}
+    pos = {t: k for k, t in enumerate(order)}
+    edges = {edge_id(tids[c], i): (p, c, i) for c in tensors for i, p in enumerate(c.parents)
+             if p in tids}
+    by_tid = {tids[t]: t for t in tensors}
     elements, show_t, show_e = {}, set(), set()
     for n in pic.nodes:
         if not n.dom_id:
@@ -125,7 +125,7 @@ def payload(root, pic, level: str) -> dict:
                                   step=_step(_edge_step(real, edges)))
     return dict(
         level=level,
-        order=[tids[id(t)] for t in order],
+        order=[tids[t] for t in order],
         visits=[f"{t.name}{' in ' + t.scope if t.scope else ''}" for t in order],   # "now visiting ..."
         tensors={k: _tensor_record(by_tid[k], root) for k in sorted(show_t)},
         edges={k: _edge_record(edges[k], tids) for k in sorted(show_e)},
@@ -141,8 +141,8 @@ def _running_sums(tensors, tids, pos) -> dict:
     shares = {}
     for c in tensors:
         for p, g in zip(c.parents, c.edge_grads or ()):
-            if g is not None and p.op is None and id(c) in pos:
-                shares.setdefault(id(p), (p, []))[1].append((pos[id(c)], g))
+            if g is not None and p.op is None and c in pos:
+                shares.setdefault(p, (p, []))[1].append((pos[c], g))
     out = {}
     for p, arrived in shares.values():
         if len(arrived) < 2:
@@ -152,7 +152,7 @@ def _running_sums(tensors, tids, pos) -> dict:
         for k, g in arrived:
             total = total + g
             steps.append([k, _num(norm(total))])
-        out[tids[id(p)]] = dict(name=p.name, shares=steps, total=_num(norm(p.grad)))
+        out[tids[p]] = dict(name=p.name, shares=steps, total=_num(norm(p.grad)))
     return out
 
 
@@ -195,7 +195,7 @@ def _tensor_record(t, root) -> dict:
 def _edge_record(edge, tids) -> dict:
     p, c, i = edge
     g = c.edge_grads[i] if c.edge_grads is not None else None
-    return dict(src=tids[id(p)], dst=tids[id(c)], arg=i, op=c.op, scope=c.scope,
+    return dict(src=tids[p], dst=tids[c], arg=i, op=c.op, scope=c.scope,
                 what=f"{p.name} → {c.name}", grad=summary(g) if g is not None else None)
 
 

@@ -179,3 +179,19 @@ def test_mkdocs_build_strict(tmp_path):
     assert run.returncode == 0, f"mkdocs build --strict failed:\n{run.stdout}\n{run.stderr}"
     assert (tmp_path / "site" / "index.html").exists()
     assert (tmp_path / "site" / "api" / "tensor" / "index.html").exists()
+    site_is_offline_with_executed_notebooks(tmp_path / "site")
+
+
+def site_is_offline_with_executed_notebooks(site: Path) -> None:
+    """No page loads a script or stylesheet from the network (KaTeX, notebooks' maths included),
+    and every notebook page shows its executed outputs (text, and a figure or a graph)."""
+    remote = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="(?:https?:)?//', re.I)
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not remote.search(text), f"{page.relative_to(site)} loads from the network"
+    notebooks = sorted((site / "notebooks").glob("*/index.html"))
+    assert len(notebooks) == len(list((ROOT / "docs" / "notebooks").glob("*.py")))
+    for page in notebooks:
+        text = page.read_text(encoding="utf-8")
+        assert "jp-OutputArea-output" in text and ("data:image/png" in text or "<svg" in text), page
+        assert not re.search(r'href="[^"]*\.md"', text), f"{page}: a link to a .md file (use ../../page/)"

@@ -136,3 +136,12 @@ def test_command_line_start_and_check(tmp_path):
     assert passed.returncode == 0 and passed.stdout.startswith("PASS clip_by_norm")
     missing = run("check", "clip_by_norm", "nowhere.py")
     assert missing.returncode == 1 and "no solution file nowhere.py" in missing.stdout
+
+
+def test_each_page_lists_its_exercises_and_links_its_notebook():
+    for m in EXERCISES.values():
+        text = (ROOT / "docs" / m.PAGE).read_text(encoding="utf-8")
+        section = text.split("\n## Exercises\n", 1)
+        assert len(section) == 2, f"docs/{m.PAGE} has no Exercises section"
+        assert f"exercises start {m.NAME}" in section[1] and f"exercises check {m.NAME}" in section[1]
+        assert "(notebooks/" in section[1], f"docs/{m.PAGE}: the Exercises section links no notebook"

@@ -5,7 +5,7 @@
 # gradient that reached every hidden state, plot it, draw the graph, and then change
 # $U$ and watch the gradient vanish and explode. Row convention, as in the course:
 # $h_t = \tanh(x_t W + h_{t-1} U + b)$, and one step back multiplies the row
-# gradient by $\mathrm{diag}(1-h_t^2)\,U^\top$ (see [Conventions](../conventions.md)).
+# gradient by $\mathrm{diag}(1-h_t^2)\,U^\top$ (see [Conventions](../../conventions/)).
 
 # %%
 import matplotlib.pyplot as plt
@@ -44,7 +44,7 @@ E = hs[-1].sum()                                  # a loss at the last step only
 E.backward()                                      # BPTT: nothing but backward()
 
 # %% [markdown]
-# ## 2. Per-step norms $\lVert \partial E/\partial h_t \rVert$
+# ## 2. Per-step norms ‖∂E/∂h_t‖
 # Every intermediate tensor keeps its `.grad`, so the gradient that reached $h_t$ is
 # `hs[t].grad`. `tg.analysis.state_grad_norms` reads the same numbers.
 

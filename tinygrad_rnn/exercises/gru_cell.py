@@ -15,7 +15,7 @@ import numpy as np
 from ..nn.cells import GRUCell
 from .checking import check_step
 
-NAME, PAGE, FUNCTION = "gru_cell", "lstm.md", "gru_step"
+NAME, PAGE, FUNCTION = "gru_cell", "gru.md", "gru_step"
 TEMPLATE = '''def gru_step(x_t, h_prev, p):
     """h_t of a GRU, from Tensor ops: @, +, *, -, .sigmoid(), .tanh()."""
     r_t = (x_t @ p["W_r"] + p["b_ir"] + h_prev @ p["U_r"] + p["b_hr"]).sigmoid()   # (B, H)

@@ -542,4 +542,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
 def _first_tensor(tensors, op):
     if len(tensors) == 0:
         raise ShapeError(f"{op}: needs at least one tensor, got an empty list{where(_SCOPE.get())}")
-    return next((t for t in tensors if isinstance(t, Tensor)), Tensor(tensors[0]))
+    for t in tensors:
+        if isinstance(t, Tensor):
+            return t
+    return Tensor(tensors[0])           # made only when no input is a Tensor (it copies the array)

@@ -6,10 +6,9 @@ to the root, by the chain rule applied one node at a time:
 
     ∂E/∂x_i = Σ over the ops that read x_i of  VJP_i(∂E/∂y)
 
-A node may be processed only once all its consumers have sent their share.
-Creation order gives that for free: an op's inputs exist before it, so every
-consumer of a tensor is newer than the tensor. `walk` collects the graph and
-sorts it by creation time; backward reads that list from the newest end.
+A node is processed once all its consumers have sent their share. Creation order
+gives that for free (an op's inputs exist before it): `walk` sorts the graph by
+creation time, and backward reads that list from the newest end.
 
 A weight shared by every time step is one leaf with one edge per use; the
 shares add up in `_pending` before the weight is reached, which is BPTT's
@@ -33,10 +32,8 @@ from .ops import unbroadcast
 # `.data` written (the counter of its memory, shared by its views, and `LAST_WRITE`).
 TICK = itertools.count()
 LAST_WRITE = [-1]                   # tick of the latest `.data` write anywhere
-# backward() calls run one at a time, so the shares a walk leaves in `_pending` are its
-# own: two threads may walk one graph (retain_graph=True) and each `.grad` receives both
-# sums, every time. One lock per call, not per node (a lock per node cost 0.3 µs a node,
-# measured); forward passes still run in parallel.
+# backward() calls run one at a time, so the shares in `_pending` are the walk's own (two
+# threads may walk one graph); one lock per call, not per node (0.3 µs a node, measured).
 _BACKWARD_LOCK = threading.RLock()
 
 

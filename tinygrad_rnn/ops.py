@@ -39,7 +39,8 @@ class Op:
         """∂E/∂xs[i] from g = ∂E/∂y: the one way the engine (and gradcheck) calls a rule."""
         if self.variadic:
             return self.vjps[0](g, y, xs, i, **params)
-        return self.vjps[i](g, y, *xs, **params)
+        rule = self.vjps[i]
+        return rule(g, y, *xs, **params) if params else rule(g, y, *xs)   # `**{}` costs 0.2 µs a call
 
 
 def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -430,7 +430,8 @@ class Tensor(TorchMethods):
 def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     """Run `op` forward on the inputs' arrays and record it in the graph."""
     try:
-        y = op.forward(*[t._data for t in inputs], **params)
+        arrays = [t._data for t in inputs]
+        y = op.forward(*arrays, **params) if params else op.forward(*arrays)   # `**{}` costs 0.2 µs
     except (ValueError, IndexError, TypeError) as e:
         raise _forward_error(op, inputs, params, e) from None
     if type(y) is not np.ndarray:       # a numpy scalar (x.sum()) becomes a 0-d array

@@ -74,8 +74,9 @@ def test_lstm_cell_state_carries_the_gradient_back_and_lstm_learns(tmp_path):
     r = run(lstm_vs_rnn, tmp_path)
     assert 0.6 < r["f_mean"] < 0.85                                # σ(1) ≈ 0.73 with b_f = 1
     assert r["lstm_C_ratio"] > 100 * r["rnn_h_ratio"]               # ‖∂E/∂C_1‖/‖∂E/∂C_T‖ vs RNN's h
-    assert r["lstm_C_ratio"] < 0.05                                 # the docstring: small, not "intact"
+    assert r["lstm_C_ratio"] < 0.1                                  # the docstring: small, not "intact"
     assert r["lstm_mse"] < 0.5 * r["lstm_mse_init"]
+    assert r["lstm_mse"] < 0.2 * r["baseline"] and r["rnn_mse"] > 0.8 * r["baseline"]  # the figure
     assert (tmp_path / "lstm_vs_rnn_gradient_flow.png").stat().st_size > 0
 
 

@@ -15,6 +15,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.exercises import EXERCISES, ExerciseFailure, check_file, load
+from tinygrad_rnn.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "tests" / "exercise_solutions"
@@ -88,6 +89,19 @@ def _sequence_mean(inputs, targets, p):
     return solution("sequence_loss")(inputs, targets, p) / len(inputs)
 
 
+def _delayed_first_steps(logits, targets, delay):
+    """Scores the first T - d outputs: the delay on the wrong side."""
+    B, T, K = logits.shape
+    return F.cross_entropy(logits[:, :T - delay].reshape(B * (T - delay), K), targets.reshape(-1))
+
+
+def _delayed_all_steps(logits, targets, delay):
+    """Pads the targets with class 0 and scores every step."""
+    B, T, K = logits.shape
+    padded = np.concatenate([np.zeros((B, delay), dtype=targets.dtype), targets], axis=1)
+    return F.cross_entropy(logits.reshape(B * T, K), padded.reshape(-1))
+
+
 WRONG = [   # (exercise, a typical wrong answer, what the message must say)
     ("jacobian_step", lambda h, U: U @ np.diag(1 - h ** 2), r"transpose.*gradient layout"),
     ("jacobian_step", lambda h, U: U.T @ np.diag(1 - h ** 2), r"notes' W_hᵀ"),
@@ -108,6 +122,10 @@ WRONG = [   # (exercise, a typical wrong answer, what the message must say)
     ("gru_cell", lambda x, h, p: solution("gru_cell")(x, h, {**p, "b_hz": p["b_hz"].detach()}),
      r"p\['b_hz'\].grad is None"),
     ("sequence_loss", _sequence_mean, r"E \(the value\).*mean over time"),
+    ("delayed_loss", _delayed_first_steps, r"time step 1 \(delay 2\): its logits received a gradient"),
+    ("delayed_loss", _delayed_all_steps, r"time step 1 \(delay 2\): its logits received a gradient"),
+    ("delayed_loss", lambda lg, t, d: solution("delayed_loss")(lg, t, d) * (lg.shape[0] * (lg.shape[1] - d)),
+     r"time step 3 \(delay 2\): ∂J/∂logits\[:, 2\]: entry"),
 ]
 
 

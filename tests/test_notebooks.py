@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "docs" / "notebooks").glob("*.py"))
-COURSE = ["conventions", "bptt", "vanishing", "remedies", "lstm", "char_rnn"]
+COURSE = ["conventions", "bptt", "vanishing", "remedies", "lstm", "gru", "sequences", "char_rnn"]
 
 
 def test_one_notebook_per_course_page_and_a_lab():

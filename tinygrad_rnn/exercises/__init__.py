@@ -14,6 +14,7 @@ with the expected and the obtained value. Solutions live outside the package
 from . import (
     bptt_shares,
     clip_by_norm,
+    delayed_loss,
     gru_cell,
     jacobian_step,
     lstm_cell,
@@ -24,7 +25,7 @@ from . import (
 from .checking import ExerciseFailure, load
 
 EXERCISES = {m.NAME: m for m in (jacobian_step, bptt_shares, nonnormal_growth, clip_by_norm,
-                                 omega_penalty, lstm_cell, gru_cell, sequence_loss)}
+                                 omega_penalty, lstm_cell, gru_cell, delayed_loss, sequence_loss)}
 
 __all__ = ["EXERCISES", "ExerciseFailure", "load", "check_file"]
 

@@ -112,8 +112,7 @@ def _accumulate(node, g: np.ndarray) -> np.ndarray:
 
 
 def visit_order(root) -> list[int] | None:
-    """The creation ticks of the tensors the last backward() from `root` visited, in the
-    order it visited them (None if it ran with record_edge_grads(False), or never ran)."""
+    """The creation ticks the last backward() from `root` visited, in order (None: none, or unrecorded)."""
     return getattr(root, "_visits", None)
 
 
@@ -131,9 +130,8 @@ def _fit(share, x: np.ndarray, g: np.ndarray):
 
 
 def _dense(g) -> np.ndarray:
-    """A gradient as a writable array of its own: a numpy scalar, a broadcast view
-    (sum's VJP) or a SparseGrad (getitem's) becomes one. (A type test, not
-    isinstance: a plain ndarray is by far the most common case.)"""
+    """A gradient as a writable array of its own: a numpy scalar, a broadcast view (sum's VJP)
+    or a SparseGrad (getitem's) becomes one. (A type test: a plain ndarray is the common case.)"""
     if type(g) is np.ndarray and g.flags.writeable:
         return g
     return np.array(g)

@@ -32,102 +32,133 @@ _INLINE = {                       # VJPs so simple that a call would cost more t
 
 def generate(program) -> tuple[str, dict]:
     """Python source of `replay(args)` for a built program, and the names it uses."""
-    ns = {"np": np, "asarray": np.asarray, "ones_like": np.ones_like, "concatenate": np.concatenate,
-          "unbroadcast": ops.unbroadcast, "dense": _dense, "add_reduce": np.add.reduce}
-    lines = ["def replay(args):"]
-    emit = lines.append
-    tensors = program.tensors
-    # -- sources: arguments, live parameters, constants --
-    for s, kind, payload in program.sources:
-        name = tensors[s].name
-        if kind == "live":
-            ns[f"t{s}"] = payload
-            emit(f"    v{s} = t{s}._data                  # {name} {tensors[s].shape}")
-        elif kind == "const":
-            ns[f"c{s}"] = payload
-            emit(f"    v{s} = c{s}                        # constant {name} {tensors[s].shape}")
-        elif kind == "tensor_arg":
-            emit(f"    v{s} = args[{payload}]._data       # argument {payload}")
-        else:
-            i, dtype = payload
-            ns[f"d{s}"] = dtype
-            emit(f"    v{s} = asarray(args[{i}], dtype=d{s})  # argument {i} as {dtype}")
-    # -- forward --
-    emit("    # forward: one line per op of the tape")
-    for k, (f, ins, dyn, o) in enumerate(program.forward_code):
-        op = program.ops_of[o]
-        fname = op.name if f is op.forward else f"{op.name}{k}"
-        ns[fname] = f
-        call = f"{fname}({', '.join(f'v{i}' for i in ins)}{_index_kwarg(dyn, ns, f'i{k}')})"
-        if program.scalar_out[o]:
-            call = f"asarray({call})"
-        t = tensors[o]
-        emit(f"    v{o} = {call}".ljust(44) + f"  # {t.name} {t.shape} {t.scope}".rstrip())
-    # -- backward --
-    emit("    # backward: one line per edge; g<k> sums the shares reaching v<k>")
-    root = program.slot_of[id(program.root)]
-    emit(f"    g{root} = ones_like(v{root})")
-    arrived, deferred = {root}, {}
-    for o, ins, shares, params, dyn in program.backward_code:
-        if program.needs_dense.get(o):
-            emit(f"    g{o} = dense(g{o})")
-        idx = _index_kwarg(dyn, ns, f"j{o}")
-        args = ", ".join(f"v{i}" for i in ins)
-        op = program.ops_of[o]
-        sent = []
-        for i, _, s, shape, cast, defer in shares:
-            if defer is not None:
-                deferred.setdefault(s, []).append((defer, ins[0], o))
-                continue
-            if (op, i) in _INLINE and not params:
-                expr = _INLINE[op, i].format(g=f"g{o}")
+    w = _Writer(program)
+    w.sources()
+    w.forward()
+    w.backward()
+    w.deferred()
+    w.returns()
+    return "\n".join(w.lines) + "\n", w.ns
+
+
+class _Writer:
+    """Writes the replay function section by section: sources, forward, backward,
+    the deferred sums, the return. `v<k>` is slot k's value, `g<k>` its gradient."""
+
+    def __init__(self, program):
+        self.p, self.tensors = program, program.tensors
+        self.ns = {"np": np, "asarray": np.asarray, "ones_like": np.ones_like,
+                   "concatenate": np.concatenate, "unbroadcast": ops.unbroadcast, "dense": _dense,
+                   "add_reduce": np.add.reduce}
+        self.lines = ["def replay(args):"]
+        self.arrived, self.waiting = set(), {}   # slots with a gradient; deferred shares per weight
+
+    def emit(self, line: str):
+        self.lines.append("    " + line)
+
+    def add(self, s: int, expr: str):
+        """g<s> gets one more share: the first assigns, the next ones sum."""
+        self.emit(f"g{s} = g{s} + {expr}" if s in self.arrived else f"g{s} = {expr}")
+        self.arrived.add(s)
+
+    def sources(self):
+        """Arguments, live parameters (read each call: the optimizer replaces them), constants."""
+        for s, kind, payload in self.p.sources:
+            t = self.tensors[s]
+            if kind == "live":
+                self.ns[f"t{s}"] = payload
+                self.emit(f"v{s} = t{s}._data".ljust(26) + f"# {t.name} {t.shape}")
+            elif kind == "const":
+                self.ns[f"c{s}"] = payload
+                self.emit(f"v{s} = c{s}".ljust(26) + f"# constant {t.name} {t.shape}")
+            elif kind == "tensor_arg":
+                self.emit(f"v{s} = args[{payload}]._data".ljust(26) + f"# argument {payload}")
             else:
-                rule = op.vjps[0] if op.variadic else op.vjps[i]
-                bname = f"{op.name}_vjp{'' if op.variadic else i}" + (f"_{o}" if params else "")
-                ns[bname] = rule if not params or dyn else functools.partial(rule, **params)
-                if op.variadic:                   # cat, stack: the rule takes the inputs as one tuple
-                    expr = f"{bname}(g{o}, v{o}, ({args},), {i}{idx})"
-                else:
-                    expr = f"{bname}(g{o}, v{o}, {args}{idx})"
-            if program.needs_unbroadcast.get((o, i)):
-                ns[f"shape{s}"] = shape
-                expr = f"unbroadcast({expr}, shape{s})"
-            if cast is not None:
-                ns[f"dt{s}"] = cast
-                expr = f"({expr}).astype(dt{s})"
-            if program.record:                    # keep the share: it is the edge's record
-                emit(f"    s{o}_{i} = {expr}")
-                expr = f"s{o}_{i}"
-                sent.append(i)
-            emit(f"    g{s} = g{s} + {expr}" if s in arrived else f"    g{s} = {expr}")
-            arrived.add(s)
-        if program.record:
-            emit(f"    e{o} = ({''.join(f's{o}_{i}, ' if i in sent else 'None, ' for i in range(len(ins)))})")
-    for s, uses in deferred.items():    # each shared weight's shares, as one matmul or one sum
-        mm = [(a, o) for kind, a, o in uses if kind == "matmul"]
-        bias = [o for kind, a, o in uses if kind == "bias"]
-        terms = []
-        if mm:
-            A = _stacked([_rows(f"v{a}", tensors[a].ndim) for a, _ in mm])
-            G = _stacked([_rows(f"g{o}", tensors[o].ndim) for _, o in mm])
-            emit(f"    # ∂E/∂{tensors[s].name} = Σ_t A_tᵀ G_t over its {len(mm)} uses: one matmul AᵀG")
-            terms.append(f"{A}.T @ {G}")
-        if bias:
-            emit(f"    # ∂E/∂{tensors[s].name} = Σ_t g_t over its {len(bias)} uses: one sum")
-            terms.append(f"add_reduce({_stacked([_rows(f'g{o}', tensors[o].ndim) for o in bias])}, axis=0)")
-        total = " + ".join(terms)
-        emit(f"    g{s} = g{s} + {total}" if s in arrived else f"    g{s} = {total}")
-        arrived.add(s)
-    for s in program.leaf_slots:
-        if s in arrived and program.needs_dense.get(s):
-            emit(f"    g{s} = dense(g{s})")
-    n = len(tensors)
-    has_grad = arrived
-    emit(f"    return ({''.join(f'v{s}, ' for s in range(n))}), "
-         f"({''.join(f'g{s}, ' if s in has_grad else 'None, ' for s in range(n))}), "
-         + ("{" + "".join(f"{o}: e{o}, " for o, *_ in program.backward_code) + "}"
-            if program.record else "{}"))
-    return "\n".join(lines) + "\n", ns
+                i, dtype = payload
+                self.ns[f"d{s}"] = dtype
+                self.emit(f"v{s} = asarray(args[{i}], dtype=d{s})  # argument {i} as {dtype}")
+
+    def forward(self):
+        self.emit("# forward: one line per op of the tape")
+        for k, (f, ins, dyn, o) in enumerate(self.p.forward_code):
+            op = self.p.ops_of[o]
+            fname = op.name if f is op.forward else f"{op.name}{k}"
+            self.ns[fname] = f
+            call = f"{fname}({', '.join(f'v{i}' for i in ins)}{_index_kwarg(dyn, self.ns, f'i{k}')})"
+            if self.p.scalar_out[o]:
+                call = f"asarray({call})"
+            t = self.tensors[o]
+            self.emit(f"v{o} = {call}".ljust(40) + f"  # {t.name} {t.shape} {t.scope}".rstrip())
+
+    def backward(self):
+        self.emit("# backward: one line per edge; g<k> sums the shares reaching v<k>")
+        root = self.p.slot_of[id(self.p.root)]
+        self.add(root, f"ones_like(v{root})")
+        for o, ins, shares, params, dyn in self.p.backward_code:
+            if self.p.needs_dense.get(o):
+                self.emit(f"g{o} = dense(g{o})")
+            sent = []
+            for i, _, s, shape, cast, defer in shares:
+                if defer is not None:
+                    self.waiting.setdefault(s, []).append((defer, ins[0], o))
+                    continue
+                expr = self._share(o, i, ins, params, dyn)
+                if self.p.needs_unbroadcast.get((o, i)):
+                    self.ns[f"shape{s}"] = shape
+                    expr = f"unbroadcast({expr}, shape{s})"
+                if cast is not None:
+                    self.ns[f"dt{s}"] = cast
+                    expr = f"({expr}).astype(dt{s})"
+                if self.p.record:                 # keep the share: it is the edge's record
+                    self.emit(f"s{o}_{i} = {expr}")
+                    expr = f"s{o}_{i}"
+                    sent.append(i)
+                self.add(s, expr)
+            if self.p.record:
+                records = "".join(f"s{o}_{i}, " if i in sent else "None, " for i in range(len(ins)))
+                self.emit(f"e{o} = ({records})")
+
+    def _share(self, o, i, ins, params, dyn) -> str:
+        """The call of input i's VJP rule at node o (the rule from ops.py, or an inline -g / g)."""
+        op = self.p.ops_of[o]
+        if (op, i) in _INLINE and not params:
+            return _INLINE[op, i].format(g=f"g{o}")
+        rule = op.vjps[0] if op.variadic else op.vjps[i]
+        name = f"{op.name}_vjp{'' if op.variadic else i}" + (f"_{o}" if params else "")
+        self.ns[name] = rule if not params or dyn else functools.partial(rule, **params)
+        args, idx = ", ".join(f"v{j}" for j in ins), _index_kwarg(dyn, self.ns, f"j{o}")
+        if op.variadic:                           # cat, stack: the rule takes the inputs as one tuple
+            return f"{name}(g{o}, v{o}, ({args},), {i}{idx})"
+        return f"{name}(g{o}, v{o}, {args}{idx})"
+
+    def deferred(self):
+        """Each shared weight's shares at once: Σ_t A_tᵀ G_t as one matmul, Σ_t g_t as one sum."""
+        for s, uses in self.waiting.items():
+            mm = [(a, o) for kind, a, o in uses if kind == "matmul"]
+            bias = [o for kind, a, o in uses if kind == "bias"]
+            name, terms = self.tensors[s].name, []
+            if mm:
+                A = _stacked([_rows(f"v{a}", self.tensors[a].ndim) for a, _ in mm])
+                G = _stacked([_rows(f"g{o}", self.tensors[o].ndim) for _, o in mm])
+                self.emit(f"# ∂E/∂{name} = Σ_t A_tᵀ G_t over its {len(mm)} uses: one matmul AᵀG")
+                terms.append(f"{A}.T @ {G}")
+            if bias:
+                self.emit(f"# ∂E/∂{name} = Σ_t g_t over its {len(bias)} uses: one sum")
+                rows = _stacked([_rows(f"g{o}", self.tensors[o].ndim) for o in bias])
+                terms.append(f"add_reduce({rows}, axis=0)")
+            self.add(s, " + ".join(terms))
+        for s in self.p.leaf_slots:
+            if s in self.arrived and self.p.needs_dense.get(s):
+                self.emit(f"g{s} = dense(g{s})")
+
+    def returns(self):
+        """Every slot's value and gradient (None where none arrived), and the edges' records."""
+        n = range(len(self.tensors))
+        values = "".join(f"v{s}, " for s in n)
+        grads = "".join(f"g{s}, " if s in self.arrived else "None, " for s in n)
+        edges = "{" + "".join(f"{o}: e{o}, " for o, *_ in self.p.backward_code) + "}" \
+            if self.p.record else "{}"
+        self.emit(f"return ({values}), ({grads}), {edges}")
 
 
 def build(program):

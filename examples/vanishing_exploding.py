@@ -100,7 +100,8 @@ def plot(results, radii, T, path):
         ax.set_xlabel("T - k (steps back from the loss)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("‖∂E_T/∂h_k‖ / ‖∂E_T/∂h_T‖")
-    axes[1].legend(loc="upper left", fontsize=9)
+    for ax in axes:                                # a legend in each panel, where no curve runs
+        ax.legend(loc="lower left", fontsize=9)
     lo = min(np.min(r["ratio"][r["ratio"] > 0]) for a in results.values() for r in a.values())
     axes[0].set_ylim(max(lo / 3, 1e-30), None)
     fig.tight_layout()

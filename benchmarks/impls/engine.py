@@ -38,6 +38,11 @@ class Step:
         logits = self.readout(hs)  # (B, T, K): logits_t = h_t V + c on every step
         return self.tg.nn.functional.cross_entropy(logits, self.targets)
 
+    def forward_backward(self):
+        loss = self.forward()
+        loss.backward()
+        return loss
+
     def __call__(self) -> float:
         with self.tg.record_edge_grads(self.record):
             if self.optimizer:
@@ -45,8 +50,7 @@ class Step:
             else:
                 self.rnn.zero_grad()
                 self.readout.zero_grad()
-            loss = self.forward()
-            loss.backward()
+            loss = self.forward_backward()
             if self.optimizer:
                 self.optimizer.step()
         return loss.item()

@@ -17,24 +17,15 @@ SIZES = None
 class Step(engine.Step):
     def __init__(self, model, problem, lr=None, record_edges=False):
         super().__init__(model, problem, lr, record_edges)
-        self.compiled = self.tg.compile(self._forward_backward)
+        self.compiled = self.tg.compile(self._step)
 
-    def _forward_backward(self, x, targets):
+    def _step(self, x, targets):
         loss = self.tg.nn.functional.cross_entropy(self.readout(self.rnn(x)[0]), targets)
         loss.backward()
         return loss
 
-    def __call__(self) -> float:
-        with self.tg.record_edge_grads(self.record):
-            if self.optimizer:
-                self.optimizer.zero_grad()
-            else:
-                self.rnn.zero_grad()
-                self.readout.zero_grad()
-            loss = self.compiled(self.x, self.targets)
-            if self.optimizer:
-                self.optimizer.step()
-        return loss.item()
+    def forward_backward(self):
+        return self.compiled(self.x, self.targets)
 
 
 def build(model, problem, lr=None):

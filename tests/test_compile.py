@@ -348,3 +348,29 @@ def test_fn_must_call_backward():
 
     with pytest.raises(tg.CompileError, match="without calling loss.backward"):
         tg.compile(fn)(x, y)
+
+
+def test_past_eight_shapes_a_compiled_step_runs_eagerly_and_says_so_once():
+    eager, compiled = Model("rnn"), Model("rnn")
+    step = tg.compile(compiled.step)
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match="running the rest eagerly") as caught:
+        for t in range(1, 11):                  # ten sequence lengths: ten shapes
+            x, y = rng.standard_normal((B, t, D)), rng.integers(0, K, (B, t))
+            eager.zero_grad(), compiled.zero_grad()
+            close(step(x, y).item(), eager.step(x, y).item())
+    assert step.captures == 8 and len(step.programs) == 8
+    assert sum("running the rest eagerly" in str(w.message) for w in caught) == 1
+
+
+def test_an_index_argument_beside_an_ellipsis_is_refused():
+    tg.manual_seed(0)
+    emb = nn.Embedding(K, D)
+
+    def fn(ids):
+        loss = emb.weight[..., ids].sum()        # the replay could not tell which axis ids index
+        loss.backward()
+        return loss
+
+    with pytest.raises(tg.CompileError, match=r"beside \.\.\. or None"):
+        tg.compile(fn)(np.array([0, 1]))

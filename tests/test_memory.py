@@ -7,12 +7,14 @@ import os
 import platform
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
+from tinygrad_rnn import Tensor
 from tinygrad_rnn.memory import gc_paused
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +87,46 @@ def test_malloc_is_tuned_at_import_on_glibc_unless_asked_not_to():
     assert _tuned_in_fresh_process({}) == str(glibc)
     assert _tuned_in_fresh_process({"TINYGRAD_RNN_MALLOC": "default"}) == "False"
     assert _tuned_in_fresh_process({"MALLOC_TRIM_THRESHOLD_": "1000000"}) == "False"  # the user chose
+
+
+def _backward_peak(loss) -> int:
+    """Bytes backward() held at most beyond what existed before it (the graph)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        loss.backward()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_gradient_passed_on_unchanged_is_shared_until_read_not_copied_per_tensor():
+    # add passes g on as it is: ten adds would be ten copies of one (1000, 500) gradient
+    x = Tensor(np.random.default_rng(0).standard_normal((1000, 500)), requires_grad=True)
+    y, chain = x.tanh(), []
+    for k in range(10):
+        y = y + float(k)
+        chain.append(y)
+    peak = _backward_peak((y * 2.0).sum())
+    assert peak < 6 * x.data.nbytes                 # the seed, its broadcast, g * 2, tanh's VJP, temporaries
+    g = chain[-1].grad                              # the first read makes the tensor's own copy
+    g *= 10
+    np.testing.assert_allclose(chain[0].grad, np.full((1000, 500), 2.0), rtol=0, atol=0)
+    assert not np.shares_memory(chain[0].grad, chain[-1].grad)
+
+
+def test_a_shared_weight_is_formed_from_its_factors_a_few_steps_at_a_time():
+    from tinygrad_rnn.sparse import CHUNK_BYTES, FactoredGrad
+    rng = np.random.default_rng(1)
+    parts = [(rng.standard_normal((64, 48)), rng.standard_normal((64, 40))) for _ in range(80)]
+    stacked = 80 * 64 * (48 + 40) * 8                   # bytes of both factors stacked whole
+    assert stacked > 8 * CHUNK_BYTES
+    tracemalloc.start()
+    try:
+        dense = np.asarray(FactoredGrad((48, 40), np.float64, parts))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(dense, sum(a.T @ g for a, g in parts), rtol=1e-12, atol=1e-12)
+    assert peak < 3 * CHUNK_BYTES                        # one block of factors, not all 80 steps

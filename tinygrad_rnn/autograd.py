@@ -79,7 +79,10 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
             if anomaly:
                 check_finite(g, f"the gradient summed at '{node.name}'", node)
-            node.grad = g if node.grad is None else _accumulate(node, g)
+            if node._grad is None:
+                node._grad = g                      # shared or not, as its shares left it (tensor.grad)
+            else:
+                node._grad, node._shared = _accumulate(node, g), False
             if node._op is None:
                 continue                            # a leaf: nothing to send on
             xs = [p._data for p in node._parents]
@@ -87,12 +90,17 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             for i, p in enumerate(node._parents):
                 share = None
                 if p._requires_grad:
-                    share = _fit(node._op.vjp(i, g, node._data, xs, node._params), xs[i], g)  # ∂E/∂x_i
+                    share = _fit(node._op.vjp(i, g, node._data, xs, node._params), xs[i])  # ∂E/∂x_i
                     if anomaly:
                         check_finite(share, f"backward of {node._op.name}", node, *node._parents,
                                      grad_of=(p, g))
                     # a new array, never in place: each share is an edge's record
-                    p._pending = share if p._pending is None else p._pending + share
+                    if p._pending is None:
+                        p._pending = share
+                        if share is g or getattr(share, "base", None) is not None:
+                            p._shared = node._shared = True     # g itself or a view (add, x.T, stack)
+                    else:
+                        p._pending, p._shared = p._pending + share, False
                 shares.append(share)
             node.edge_grads = tuple(shares) if record else None
             node._graph_used = not retain_graph
@@ -106,9 +114,9 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
 def _accumulate(node, g: np.ndarray) -> np.ndarray:
     """A second backward() adds to `.grad`; a `.grad` set by hand to another shape would
     broadcast into a wrong sum, so it is refused."""
-    if getattr(node.grad, "shape", None) != g.shape:
-        raise GraphError(grad_shape(node.name, np.shape(node.grad), g.shape))
-    return node.grad + g
+    if getattr(node._grad, "shape", None) != g.shape:
+        raise GraphError(grad_shape(node.name, np.shape(node._grad), g.shape))
+    return node._grad + g
 
 
 def visit_order(root) -> list[int] | None:
@@ -116,16 +124,14 @@ def visit_order(root) -> list[int] | None:
     return getattr(root, "_visits", None)
 
 
-def _fit(share, x: np.ndarray, g: np.ndarray):
+def _fit(share, x: np.ndarray):
     """A VJP's result as x's gradient: summed back to x's shape (the adjoint of
-    broadcasting), in x's dtype, and never g itself or a view of it (add's VJP
-    returns g; the parent will own its `.grad`)."""
+    broadcasting), in x's dtype. It may be g itself (add's VJP) or a view of it
+    (x.T, x[:, t], stack): not copied here; `Tensor.grad` copies on first read."""
     if share.shape != x.shape:
         share = unbroadcast(share, x.shape)
     if share.dtype != x.dtype:
         return share.astype(x.dtype)
-    if type(share) is np.ndarray and (share is g or share.base is not None):
-        return share.copy()
     return share
 
 

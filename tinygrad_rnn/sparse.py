@@ -99,11 +99,42 @@ class FactoredGrad(LazyGrad):
     __slots__ = ()
 
     def dense(self) -> np.ndarray:
-        A = [_rows(a) for a, _ in self.parts]                       # (B·…, D) row blocks
-        G = [_rows(g) for _, g in self.parts]                       # (B·…, H)
-        A, G = (A[0], G[0]) if len(A) == 1 else (np.concatenate(A), np.concatenate(G))
-        out = A.T @ G                                                # (D, H)
+        out = None
+        for A, G in _stacked(self.parts):                           # (rows, D), (rows, H)
+            if out is None:
+                out = A.T @ G                                       # (D, H)
+            else:
+                out += A.T @ G
         return out if out.dtype == self.dtype else out.astype(self.dtype)
+
+
+CHUNK_BYTES = 2**18     # stack at most ~256 KiB of factors at a time (see _stacked)
+
+
+def _stacked(parts):
+    """The factors stacked a few steps at a time: [a_1; …; a_k], [g_1; …; g_k], then the next k.
+
+    One stack of all T steps would be two (B·T, ·) copies at once, made when W is
+    reached, i.e. at the peak of backward (at B=32, T=50, H=128: 3 MB, a third of
+    the hand-written BPTT's whole step). Blocks of ~256 KiB keep the matmuls large
+    enough to run at BLAS speed and the copies small.
+    """
+    block, size = [], 0
+    for a, g in parts:
+        a, g = _rows(a), _rows(g)
+        block.append((a, g))
+        size += a.nbytes + g.nbytes
+        if size >= CHUNK_BYTES:
+            yield _join(block)
+            block, size = [], 0
+    if block:
+        yield _join(block)
+
+
+def _join(block):
+    if len(block) == 1:
+        return block[0]
+    return np.concatenate([a for a, _ in block]), np.concatenate([g for _, g in block])
 
 
 def _rows(a: np.ndarray) -> np.ndarray:

@@ -85,7 +85,7 @@ class Tensor(TorchMethods):
     torch's dim/keepdim (dialect.py).
     """
 
-    __slots__ = ("_data", "grad", "_requires_grad", "_name", "_named", "scope", "edge_grads",
+    __slots__ = ("_data", "_grad", "_shared", "_requires_grad", "_name", "_named", "scope", "edge_grads",
                  "_op", "_parents", "_params", "_tick", "_version", "_graph_used",
                  "_pending", "_constant", "_detached_from", "_visits", "__weakref__")
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
@@ -112,7 +112,8 @@ class Tensor(TorchMethods):
         return out
 
     def _init(self, requires_grad, name, op=None, parents=(), params=None):
-        self.grad = None                  # ∂E/∂self after backward(), same shape
+        self._grad = None                 # ∂E/∂self after backward(), same shape (see `grad`)
+        self._shared = False              # _grad may be another tensor's array too (see `grad`)
         self._requires_grad = requires_grad
         self._name = name                 # label: "W", "h_t", or the op that made it
         self._named = False               # given by a user or a layer, not the op's (or "tensor")
@@ -167,6 +168,24 @@ class Tensor(TorchMethods):
     def _written_at(self) -> int:
         """Tick of the last write to this tensor's memory, through it or any view of it."""
         return 0 if self._version is None else self._version[0]
+
+    @property
+    def grad(self):
+        """∂E/∂self after backward() (None before), an array this tensor owns.
+
+        Why the property? add passes g on unchanged and x.T, x[:, t] or a stack pass on
+        views of it, so backward() lets such neighbours share one array instead of
+        copying it for each (one copy per tensor doubled a step's memory, measured).
+        The first read of a shared gradient makes it this tensor's own copy, so
+        writing into it (``h.grad *= 2``) never changes another tensor's gradient.
+        """
+        if self._shared:
+            self._grad, self._shared = np.array(self._grad), False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad, self._shared = value, False
 
     @property
     def requires_grad(self) -> bool:

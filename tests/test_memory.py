@@ -130,3 +130,14 @@ def test_a_shared_weight_is_formed_from_its_factors_a_few_steps_at_a_time():
         tracemalloc.stop()
     np.testing.assert_allclose(dense, sum(a.T @ g for a, g in parts), rtol=1e-12, atol=1e-12)
     assert peak < 3 * CHUNK_BYTES                        # one block of factors, not all 80 steps
+
+
+def test_ops_without_params_share_one_empty_mapping_and_a_step_shares_one_scope_string():
+    rnn = tg.nn.RNN(3, 4)
+    h = rnn(np.ones((1, 3, 3), np.float32))[0]
+    nodes = tg.autograd.walk(h)
+    matmuls = [t for t in nodes if t.op == "matmul"]
+    assert len(matmuls) == 6 and len({id(t._params) for t in matmuls}) == 1
+    x_2 = next(t for t in nodes if t.name == "x_t" and t.scope == "rnn/t=2")
+    h_2 = next(t for t in nodes if t.name == "h_t" and t.scope == "rnn/t=2")
+    assert x_2.scope is h_2.scope                       # one string per step, not one per use

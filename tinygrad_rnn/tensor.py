@@ -8,6 +8,7 @@ hands the recorded graph to `autograd.backward` (the walk, in autograd.py).
 from __future__ import annotations
 
 import weakref
+from types import MappingProxyType
 
 import numpy as np
 
@@ -456,7 +457,7 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     if type(y) is not np.ndarray:       # a numpy scalar (x.sum()) becomes a 0-d array
         y = np.asarray(y)
     if op.vjps and _needs_grad(inputs):   # an op without VJPs (x > 0, argmax) has no gradient
-        out = Tensor._from_array(y, True, op.name, op, inputs, params)
+        out = Tensor._from_array(y, True, op.name, op, inputs, params or NO_PARAMS)
     else:
         out = Tensor._from_array(y, False, op.name)     # a constant: its history is not needed
     if y.base is not None:              # a view (reshape, transpose, x[:, t]): share the counter
@@ -467,6 +468,10 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     if tape is not None:                 # tg.compile is recording the step
         tape.op(out, op, inputs, params)
     return out
+
+
+NO_PARAMS = MappingProxyType({})    # one read-only {} for every op without params (x @ W, tanh):
+                                    # `**params` makes a new dict per call, 64 bytes a node kept
 
 
 def _needs_grad(inputs) -> bool:

@@ -39,6 +39,7 @@ alive after you drop it.
 
 from __future__ import annotations
 
+import sys
 import warnings
 import weakref
 
@@ -147,7 +148,8 @@ class _Recurrent(Module):
         """Where step t runs: 'rnn/t=3', 'rnn/t=3/layer=1', 'rnn/reverse/t=3/layer=1'. The
         backward direction is a lane of its own ('rnn/reverse'), so pictures draw it as one."""
         lane = f"{self.name}/reverse" if reverse else self.name
-        return f"{lane}/t={t}" + (f"/layer={l}" if l is not None and self.num_layers > 1 else "")
+        # interned: x_t and the cell's tensors of one step share one string, not one each
+        return sys.intern(f"{lane}/t={t}" + (f"/layer={l}" if l is not None and self.num_layers > 1 else ""))
 
     def _in_step(self, t: int, reverse: bool, make):
         with scope(self._scope(t, reverse)):

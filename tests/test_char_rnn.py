@@ -112,8 +112,8 @@ def test_quick_run_lowers_the_smooth_loss_and_writes_figures(tmp_path):
 
 
 def test_resume_reproduces_an_uninterrupted_run(tmp_path):
-    common = ["--hidden", "16", "--sample-every", "5", "--sample-length", "20", "--save-every", "10",
-              "--no-progress", "--no-figures", "--seed", "3"]
+    common = ["--hidden", "16", "--sample-every", "5", "--held-out", "0", "--sample-length", "20",
+              "--save-every", "10", "--no-progress", "--no-figures", "--seed", "3"]
     full = char_rnn.main(common + ["--steps", "20", "--out", str(tmp_path / "full")])
     first = char_rnn.main(common + ["--steps", "10", "--out", str(tmp_path / "part")])
     resumed = char_rnn.main(common + ["--steps", "20", "--out", str(tmp_path / "part"),
@@ -134,8 +134,12 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(a[k], b[k])
     assert resumed["smooth_loss"] == full["smooth_loss"]
     # The sampler's random state is restored too: the samples after step 10 agree.
-    assert dict(full["samples"])[10] == dict(resumed["samples"])[10]
-    assert dict(full["samples"])[15] == dict(resumed["samples"])[15]
+    samples = {"full": {}, "resumed": {}}
+    for name, run in (("full", full), ("resumed", resumed)):
+        for step, _tau, text in run["samples"]:
+            samples[name].setdefault(step, text)          # the first at a step: the in-loop sample
+    assert samples["full"][10] == samples["resumed"][10]
+    assert samples["full"][15] == samples["resumed"][15]
     # And the run did change the parameters (so equality above means something).
     assert not np.array_equal(a["model"]["readout.bias"], np.zeros_like(a["model"]["readout.bias"]))
 
@@ -148,3 +152,65 @@ def test_resume_with_another_text_is_refused(tmp_path):
     with pytest.raises(ValueError, match="vocabulary"):
         char_rnn.main(["--steps", "4", "--hidden", "8", "--out", str(tmp_path), "--no-progress",
                        "--no-figures", "--data", str(other), "--resume", run["checkpoint"]])
+
+
+@pytest.mark.parametrize("cell", char_rnn.CELLS)
+def test_compiled_step_equals_the_eager_step_for_both_cells(cell):
+    """--cell lstm trains through the same tg.compile replay as the RNN (the state (h, C)
+    passed as two Tensors), and --eager gives the same parameters and carried state."""
+    runs = []
+    for backprop in (char_rnn.eager_backprop, char_rnn.compiled_backprop):
+        tg.manual_seed(0)
+        model = char_rnn.CharRNN(V, 16, rng=np.random.default_rng(0), cell=cell)
+        opt, step, state = char_rnn.make_optimizer(model), backprop(model), model.zero_state()
+        data = np.random.default_rng(5).integers(0, V, (4, T + 1))
+        for row in data:
+            loss, state = char_rnn.train_step(model, opt, row[:-1], row[1:], state, backprop=step)
+        runs.append((model, model.state_parts(state), step))
+    (eager, eager_state, _), (compiled, compiled_state, step) = runs
+    assert len(eager_state) == (1 if cell == "rnn" else 2)
+    assert step.replays == 3                              # recorded once, then replayed
+    for (name, a), (_, b) in zip(eager.named_parameters(), compiled.named_parameters()):
+        np.testing.assert_allclose(b.data, a.data, rtol=1e-10, atol=1e-12, err_msg=name)
+    for a, b in zip(eager_state, compiled_state):
+        np.testing.assert_allclose(b.data, a.data, rtol=1e-10, atol=1e-12)
+
+
+def test_perplexity_is_the_exponential_of_the_mean_loss_per_character():
+    model = random_model(np.random.default_rng(6))
+    ids = np.random.default_rng(7).integers(0, V, 600)
+    loss, _ = char_rnn.chunk_loss(model, ids[:-1], ids[1:], None)      # one chunk of 599 steps
+    expected = np.exp(loss.item() / 599)
+    np.testing.assert_allclose(char_rnn.perplexity(model, ids, chunk=250), expected, rtol=1e-10)
+    # an untrained min-char-rnn model guesses uniformly: perplexity = the vocabulary size
+    fresh = char_rnn.CharRNN(V, H, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(char_rnn.perplexity(fresh, ids), V, rtol=1e-2)
+
+
+def test_quick_lstm_run_reports_held_out_perplexity_and_samples_per_temperature(tmp_path):
+    runs = {cell: char_rnn.main(["--quick", "--cell", cell, "--out", str(tmp_path / cell),
+                                 "--no-progress", "--no-figures", "--sample-length", "30",
+                                 "--temperature", "0.5,1.5", "--sample-at", "0,100"])
+            for cell in char_rnn.CELLS}
+    for cell, run in runs.items():
+        assert [(s, tau) for s, tau, _ in run["samples"]] == [
+            (0, 0.5), (0, 1.5), (100, 0.5), (100, 1.5), (200, 0.5), (200, 1.5)], cell
+        assert all(len(text) == 30 for _, _, text in run["samples"])
+        steps, ppl = zip(*run["perplexities"])
+        assert steps == (0, 100, 200)
+        # untrained: a uniform guess over the vocabulary; then it learns
+        assert ppl[0] == pytest.approx(run["vocab_size"], rel=0.02)
+        assert ppl[2] < ppl[1] < 0.75 * ppl[0], (cell, ppl)
+    # After the same 200 steps the LSTM is far ahead (≈15 against ≈33 on the shipped text).
+    assert runs["lstm"]["perplexities"][-1][1] < 0.7 * runs["rnn"]["perplexities"][-1][1]
+
+
+def test_resume_with_another_cell_is_refused(tmp_path):
+    common = ["--steps", "2", "--hidden", "8", "--out", str(tmp_path), "--no-progress",
+              "--no-figures", "--sample-length", "5", "--held-out", "0"]
+    run = char_rnn.main(common + ["--cell", "lstm"])
+    with pytest.raises(ValueError, match="--cell lstm"):
+        char_rnn.main(common[:1] + ["4"] + common[2:] + ["--resume", run["checkpoint"]])
+    resumed = char_rnn.main(common[:1] + ["4"] + common[2:] + ["--cell", "lstm", "--resume",
+                                                                run["checkpoint"]])
+    assert resumed["trained_steps"] == 2 and resumed["perplexities"] == []

@@ -27,6 +27,7 @@ from .anomaly import check_finite
 from .context import _ANOMALY, _RECORD_EDGES
 from .errors import GraphError, check_graph_usable, grad_shape
 from .ops import unbroadcast
+from .sparse import SummedGrad
 
 # One clock ticks at every event: a tensor being made (its `_tick`), or a
 # `.data` written (the counter of its memory, shared by its views, and `LAST_WRITE`).
@@ -127,8 +128,12 @@ def visit_order(root) -> list[int] | None:
 def _fit(share, x: np.ndarray):
     """A VJP's result as x's gradient: summed back to x's shape (the adjoint of
     broadcasting), in x's dtype. It may be g itself (add's VJP) or a view of it
-    (x.T, x[:, t], stack): not copied here; `Tensor.grad` copies on first read."""
+    (x.T, x[:, t], stack): not copied here; `Tensor.grad` copies on first read. A bias
+    broadcast over leading axes gets a SummedGrad: the sum of its T steps' shares is one
+    sum when it is reached."""
     if share.shape != x.shape:
+        if x.ndim and type(share) is np.ndarray and share.shape[share.ndim - x.ndim:] == x.shape:
+            return SummedGrad(x.shape, x.dtype, [share])        # (B, H) -> (H,), deferred
         share = unbroadcast(share, x.shape)
     if share.dtype != x.dtype:
         return share.astype(x.dtype)

@@ -1,5 +1,6 @@
-"""Lazy gradients: SparseGrad (what ``x[index]`` sends back to ``x``) and FactoredGrad
-(what ``a @ W`` sends back to ``W``), each formed once, when its tensor is reached.
+"""Lazy gradients: SparseGrad (what ``x[index]`` sends back to ``x``), FactoredGrad
+(what ``a @ W`` sends back to ``W``) and SummedGrad (what ``a + b`` sends back to a
+broadcast bias ``b``), each formed once, when its tensor is reached.
 
 SparseGrad is zero except at ``index``.
 
@@ -140,3 +141,23 @@ def _join(block):
 def _rows(a: np.ndarray) -> np.ndarray:
     """(B, T, D) -> (B·T, D): the leading axes as rows (also when one of them is 0)."""
     return a if a.ndim == 2 else a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])
+
+
+class SummedGrad(LazyGrad):
+    """∂E/∂b from ``y = a + b`` with b broadcast over leading axes (a bias (H,) added to
+    (B, H) rows): pieces g, standing for Σ of each g over its leading axes.
+
+    Why? The adjoint of broadcasting is a sum (ops.unbroadcast). A bias used at every
+    time step receives T shares Σ_batch g_t; formed one by one they cost T reductions
+    and T - 1 additions of (H,) arrays. Kept as pieces, the course's ∂E/∂b = Σ_t δ_t is
+    ONE sum over the stacked rows of every step, when b is reached:
+
+        Σ_t Σ_rows g_t = Σ_rows [g_1; …; g_T]
+    """
+
+    __slots__ = ()
+
+    def dense(self) -> np.ndarray:
+        rows = [g.reshape((-1,) + self.shape) for g in self.parts]   # (B·…, H) row blocks
+        out = np.add.reduce(rows[0] if len(rows) == 1 else np.concatenate(rows), axis=0)   # (H,)
+        return out if out.dtype == self.dtype else out.astype(self.dtype)

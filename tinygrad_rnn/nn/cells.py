@@ -67,7 +67,8 @@ class _Cell(Module):
 
     @property
     def dtype(self):
-        return self.parameters()[0].dtype
+        # The first parameter's (W, W_f, W_r), found without walking them all: a layer reads it on every call.
+        return next(p for _, p in self._children() if isinstance(p, Parameter)).dtype
 
     def as_tuple(self, state) -> tuple:
         """The state as a tuple, (h,) or (h, C); None means zeros (a tuple of Nones)."""

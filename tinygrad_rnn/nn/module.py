@@ -47,24 +47,32 @@ class Module:
 
     # ---- discovery -------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, object]]:
+        return iter(self._children())
+
+    def _children(self) -> list[tuple[str, object]]:
+        # A list, not nested generators, and the sizes, names and flags skipped by one
+        # type test: zero_grad() walks the model every training step.
+        out = []
         for key, value in vars(self).items():
-            yield from _walk(key, value)
+            if type(value) not in _SCALARS:
+                _walk(key, value, out)
+        return out
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        seen = set()
-        for key, value in self.named_children():
+        return iter(self._named_parameters(prefix, set(), []))
+
+    def _named_parameters(self, prefix: str, seen: set, out: list) -> list:
+        for key, value in self._children():
             name = f"{prefix}{key}"
             if isinstance(value, Module):
-                for sub, p in value.named_parameters(prefix=f"{name}."):
-                    if p not in seen:
-                        seen.add(p)
-                        yield sub, p
+                value._named_parameters(f"{name}.", seen, out)
             elif _is_parameter(name, value) and value not in seen:
                 seen.add(value)
-                yield name, value
+                out.append((name, value))
+        return out
 
     def parameters(self) -> list[Tensor]:
-        return [p for _, p in self.named_parameters()]
+        return [p for _, p in self._named_parameters("", set(), [])]
 
     def modules(self) -> Iterator[Module]:
         yield self
@@ -169,13 +177,16 @@ def _is_parameter(name: str, value) -> bool:
     return False
 
 
-def _walk(key: str, value) -> Iterator[tuple[str, object]]:
-    """Yield (dotted name, module or tensor) found in an attribute, list or dict."""
+_SCALARS = {int, float, str, bool, type(None)}      # attributes that hold no parameter
+
+
+def _walk(key: str, value, out: list) -> None:
+    """Append (dotted name, module or tensor) found in an attribute, list or dict to `out`."""
     if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            yield from _walk(f"{key}.{i}", v)
+            _walk(f"{key}.{i}", v, out)
     elif isinstance(value, dict):
         for k, v in value.items():
-            yield from _walk(f"{key}.{k}", v)
+            _walk(f"{key}.{k}", v, out)
     elif isinstance(value, (Module, Tensor)):
-        yield key, value
+        out.append((key, value))

@@ -50,3 +50,27 @@ def test_course_pages_write_equations_as_maths_not_code():
         for block in re.findall(r"^```text\n(.*?)^```", text, flags=re.S | re.M):
             assert not re.search(r"[∂Σ∏Π‖]", block), f"docs/{name}.md: an equation in a text block:\n{block}"
         assert text.count("$$") % 2 == 0, f"docs/{name}.md: an unclosed $$ block"
+
+
+# Pages whose prose formulas are KaTeX too (besides the course pages' equation blocks).
+PROSE_IN_MATHS = ["index", "engine", "errors", "rendering", "examples", "char_rnn"]
+
+
+def prose(text: str) -> str:
+    """A page without what may keep Unicode: code blocks and spans, maths, images' alt text."""
+    text = re.sub(r"^(\s*)(`{3,}|~{3,}).*?^\1\2\s*$", "", text, flags=re.S | re.M)
+    text = re.sub(r"\$\$.*?\$\$", "", text, flags=re.S)
+    text = re.sub(r"``.+?``|`[^`\n]+`", "", text)
+    text = re.sub(r"\$[^$\n]+\$", "", text)
+    return re.sub(r"!\[[^\]]*\]", "", text)
+
+
+def test_prose_formulas_are_maths_on_the_converted_pages():
+    kept = prose("keep\n```text\n‖x‖\n```\n`‖y‖` $\\|z\\|$ ![‖w‖](a.png) $$\n‖v‖\n$$ end")
+    assert "‖" not in kept and "keep" in kept and "end" in kept
+    assert "‖" in prose("the norm ‖g‖ in prose")
+    for name in PROSE_IN_MATHS:
+        text = (ROOT / "docs" / f"{name}.md").read_text(encoding="utf-8")
+        left = [line for line in prose(text).splitlines() if re.search(r"[∂Σ∏‖ᵀ√ρστγλ∘]", line)]
+        assert not left, f"docs/{name}.md: a Unicode formula in prose (write $...$):\n" + "\n".join(left)
+        assert text.count("$$") % 2 == 0, f"docs/{name}.md: an unclosed $$ block"

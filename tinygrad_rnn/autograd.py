@@ -26,7 +26,9 @@ import numpy as np
 from .anomaly import check_finite
 from .context import _ANOMALY, _RECORD_EDGES
 from .errors import GraphError, check_graph_usable, grad_shape
+from .ops import matmul as _MATMUL
 from .ops import unbroadcast
+from .records import Recorder
 from .sparse import SummedGrad
 
 # One clock ticks at every event: a tensor being made (its `_tick`), or a
@@ -72,6 +74,7 @@ def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
 def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
     record, anomaly = _RECORD_EDGES.get(), _ANOMALY.get()
     order = walk(root, needs_grad=True)
+    keep = Recorder(order) if record else None      # what each edge's record holds (records.py)
     root._pending = seed
     try:
         for node in reversed(order):                # newest first: consumers before their inputs
@@ -102,6 +105,8 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
                             p._shared = node._shared = True     # g itself or a view (add, x.T, stack)
                     else:
                         p._pending, p._shared = p._pending + share, False
+                    if record and i == 0 and node._op is _MATMUL:
+                        share = keep(node, g, share)        # x @ W -> x: maybe (g, x, W)
                 shares.append(share)
             node.edge_grads = tuple(shares) if record else None
             node._graph_used = not retain_graph

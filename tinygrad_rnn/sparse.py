@@ -113,18 +113,19 @@ CHUNK_BYTES = 2**18     # stack at most ~256 KiB of factors at a time (see _stac
 
 
 def _stacked(parts):
-    """The factors stacked a few steps at a time: [a_1; …; a_k], [g_1; …; g_k], then the next k.
+    """Pieces stacked a few steps at a time: ([a_1; …; a_k], [g_1; …; g_k]), then the next k.
 
-    One stack of all T steps would be two (B·T, ·) copies at once, made when W is
-    reached, i.e. at the peak of backward (at B=32, T=50, H=128: 3 MB, a third of
-    the hand-written BPTT's whole step). Blocks of ~256 KiB keep the matmuls large
-    enough to run at BLAS speed and the copies small.
+    Each part is a tuple of arrays, (a_t, g_t) for a FactoredGrad, each taken as rows.
+    One stack of all T steps would be (B·T, ·) copies, made when W is reached, i.e.
+    at the peak of backward (at B=32, T=50, H=128: 3 MB, a third of the hand-written
+    BPTT's whole step). Blocks of ~256 KiB keep the matmuls large enough to run at
+    BLAS speed and the copies small.
     """
     block, size = [], 0
-    for a, g in parts:
-        a, g = _rows(a), _rows(g)
-        block.append((a, g))
-        size += a.nbytes + g.nbytes
+    for part in parts:
+        part = tuple(_rows(x) for x in part)
+        block.append(part)
+        size += sum(x.nbytes for x in part)
         if size >= CHUNK_BYTES:
             yield _join(block)
             block, size = [], 0
@@ -132,10 +133,8 @@ def _stacked(parts):
         yield _join(block)
 
 
-def _join(block):
-    if len(block) == 1:
-        return block[0]
-    return np.concatenate([a for a, _ in block]), np.concatenate([g for _, g in block])
+def _join(block: list[tuple]) -> tuple:
+    return block[0] if len(block) == 1 else tuple(np.concatenate(column) for column in zip(*block))
 
 
 def _rows(a: np.ndarray) -> np.ndarray:

@@ -1,0 +1,77 @@
+"""records.py: an edge x @ W -> x keeps (g, x, W) where T shares would outweigh one copy of W."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import numpy as np
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.records import InputShare
+
+
+def unrolled(seed=0, B=8, T=30, D=5, H=16):
+    tg.manual_seed(seed)
+    rnn, readout = tg.nn.RNN(D, H, dtype=np.float64), tg.nn.Linear(H, 3, dtype=np.float64)
+    x = np.random.default_rng(seed).standard_normal((B, T, D))
+    hs, _ = rnn(x)
+    return rnn, readout, (readout(hs) ** 2).mean()
+
+
+def shares_to_h(rnn):
+    """The record on every edge h_{t-1} U -> h_{t-1}, newest step last."""
+    U = rnn.cells[0].U
+    return [n for n in tg.autograd.walk(rnn.states[-1])
+            if n.op == "matmul" and n.parents[1] is U and n.parents[0].requires_grad]   # not h_0
+
+
+def test_the_record_of_a_share_to_h_is_the_share_bit_for_bit_even_after_an_optimizer_step():
+    rnn, readout, loss = unrolled()
+    loss.backward()
+    uses = shares_to_h(rnn)
+    assert len(uses) == 29 and all(isinstance(n.edge_grads[0], InputShare) for n in uses)
+    U = rnn.cells[0].U
+    before = [np.asarray(n.edge_grads[0]) for n in uses]
+    for n, share in zip(uses, before):          # exactly matmul's VJP row: g Uᵀ
+        np.testing.assert_array_equal(share, n.grad @ U.data.T)
+    tg.optim.SGD(rnn.parameters(), lr=0.5).step()     # writes U in place
+    for n, share in zip(uses, before):
+        np.testing.assert_array_equal(np.asarray(n.edge_grads[0]), share)
+
+
+def test_the_records_on_the_edges_into_h_sum_to_its_gradient():
+    rnn, readout, loss = unrolled(seed=1)
+    loss.backward()
+    for n in shares_to_h(rnn):                  # h_{t-1}.grad = readout's share + this one
+        h_prev = n.parents[0]
+        others = [c for c in tg.autograd.walk(loss) if h_prev in c.parents and c is not n]
+        total = np.asarray(n.edge_grads[0]) + sum(
+            np.asarray(c.edge_grads[c.parents.index(h_prev)]) for c in others)
+        np.testing.assert_allclose(h_prev.grad, total, rtol=1e-12, atol=1e-15)
+
+
+def _peak_of_backward(record: bool) -> int:
+    with tg.record_edge_grads(record):
+        _, _, loss = unrolled(seed=2, B=32, T=60, H=64)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            loss.backward()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+def test_recording_edges_costs_less_than_a_share_per_step():
+    extra = _peak_of_backward(True) - _peak_of_backward(False)
+    share = 32 * 64 * 8                          # one (B, H) float64 share
+    assert extra < 15 * share                    # T = 60 shares kept as arrays would be 60 of them
+
+
+def test_a_weight_used_once_keeps_its_share_as_it_is():
+    x = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    W = tg.Tensor(np.ones((3, 4)), requires_grad=True)
+    y = x @ W
+    y.sum().backward()
+    assert type(y.edge_grads[0]) is np.ndarray   # one use: a copy of W would cost more than it saves

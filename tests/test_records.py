@@ -75,3 +75,15 @@ def test_a_weight_used_once_keeps_its_share_as_it_is():
     y = x @ W
     y.sum().backward()
     assert type(y.edge_grads[0]) is np.ndarray   # one use: a copy of W would cost more than it saves
+
+
+def test_a_record_reads_as_the_array_it_stands_for():
+    rnn, readout, loss = unrolled(seed=3)
+    loss.backward()
+    r = shares_to_h(rnn)[-1].edge_grads[0]
+    a = np.asarray(r)
+    assert isinstance(r, InputShare) and r.shape == a.shape and r.dtype == a.dtype
+    for got, want in [(r.min(), a.min()), (r.max(), a.max()), (r.mean(), a.mean()), (r.T, a.T),
+                      (r.sum(axis=0), a.sum(axis=0)), (2 * r, 2 * a), (r * a, a * a), (-r, -a),
+                      (1 - r, 1 - a), (r - 1, a - 1), (r / 2, a / 2), (np.linalg.norm(r), np.linalg.norm(a))]:
+        np.testing.assert_array_equal(got, want)

@@ -46,6 +46,33 @@ class LazyGrad:
     def astype(self, dtype) -> np.ndarray:
         return self.dense().astype(dtype)
 
+    def __getattr__(self, name):
+        """Array methods and attributes (g.min(), g.T, g.sum(axis=0)) of the dense form, so an
+        edge record reads as the array it stands for."""
+        if name.startswith("_") or name in LazyGrad.__slots__:
+            raise AttributeError(name)
+        return getattr(self.dense(), name)
+
+    def __mul__(self, other):
+        return self.dense() * other
+
+    def __sub__(self, other):
+        return self.dense() - other
+
+    def __truediv__(self, other):
+        return self.dense() / other
+
+    def __neg__(self):
+        return -self.dense()
+
+    def __rsub__(self, other):
+        return other - self.dense()
+
+    def __rtruediv__(self, other):
+        return other / self.dense()
+
+    __rmul__ = __mul__
+
     def __add__(self, other):
         if type(other) is type(self):
             if self._owned:

@@ -128,7 +128,7 @@ class FactoredGrad(LazyGrad):
 
     def dense(self) -> np.ndarray:
         out = None
-        for A, G in _stacked(self.parts):                           # (rows, D), (rows, H)
+        for A, G in _stacked((_rows(a), _rows(g)) for a, g in self.parts):   # (rows, D), (rows, H)
             if out is None:
                 out = A.T @ G                                       # (D, H)
             else:
@@ -142,7 +142,7 @@ CHUNK_BYTES = 2**18     # stack at most ~256 KiB of factors at a time (see _stac
 def _stacked(parts):
     """Pieces stacked a few steps at a time: ([a_1; …; a_k], [g_1; …; g_k]), then the next k.
 
-    Each part is a tuple of arrays, (a_t, g_t) for a FactoredGrad, each taken as rows.
+    Each part is a tuple of arrays of rows: (a_t, g_t) for a FactoredGrad, (g_t,) for a SummedGrad.
     One stack of all T steps would be (B·T, ·) copies, made when W is reached, i.e.
     at the peak of backward (at B=32, T=50, H=128: 3 MB, a third of the hand-written
     BPTT's whole step). Blocks of ~256 KiB keep the matmuls large enough to run at
@@ -150,7 +150,6 @@ def _stacked(parts):
     """
     block, size = [], 0
     for part in parts:
-        part = tuple(_rows(x) for x in part)
         block.append(part)
         size += sum(x.nbytes for x in part)
         if size >= CHUNK_BYTES:
@@ -184,6 +183,10 @@ class SummedGrad(LazyGrad):
     __slots__ = ()
 
     def dense(self) -> np.ndarray:
-        rows = [g.reshape((-1,) + self.shape) for g in self.parts]   # (B·…, H) row blocks
-        out = np.add.reduce(rows[0] if len(rows) == 1 else np.concatenate(rows), axis=0)   # (H,)
+        out = None
+        for (rows,) in _stacked((g.reshape((-1,) + self.shape),) for g in self.parts):   # (B·…, H)
+            if out is None:
+                out = np.add.reduce(rows, axis=0)                                   # (H,)
+            else:
+                out += np.add.reduce(rows, axis=0)
         return out if out.dtype == self.dtype else out.astype(self.dtype)

@@ -238,8 +238,9 @@ class Tensor(TorchMethods):
 
     def named(self, name: str) -> Tensor:
         """Set the label and return self, so an equation line names its result:
-        ``f_t = (z_t @ W_f + b_f).sigmoid().named("f_t")``."""
-        self.name = name
+        ``f_t = (z_t @ W_f + b_f).sigmoid().named("f_t")``. (The slots directly, not the
+        `name` setter: a cell names every result of every step.)"""
+        self._name, self._named = name, True
         return self
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:

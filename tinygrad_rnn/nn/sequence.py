@@ -122,9 +122,11 @@ class _Recurrent(Module):
         directions = [(self.cells, False), (self.reverse_cells, True)][:self.num_directions]
         xs = []                                                   # per direction: x_1 .. x_T, (B, D) each
         for _, reverse in directions:                             # each lane reads its own x_t
-            xs.append([self._in_step(t, reverse, lambda t=t: (x[:, t - 1] if time_axis == 1
-                                                              else x[t - 1]).named("x_t"))
-                       for t in range(1, T + 1)])
+            steps = []
+            for t in range(1, T + 1):
+                with scope(self._scope(t, reverse)):
+                    steps.append((x[:, t - 1] if time_axis == 1 else x[t - 1]).named("x_t"))
+            xs.append(steps)
         finals = []
         for l in range(self.num_layers):
             seqs = []                                             # per direction: the states of every step
@@ -133,8 +135,8 @@ class _Recurrent(Module):
                 finals.append(seqs[-1][0 if reverse else -1])      # after reading the whole sequence
             if l < self.num_layers - 1:
                 xs = self._next_inputs([[step[0] for step in seq] for seq in seqs])
-        self._refs = [tuple(weakref.ref(s) for s in step) for step in seqs[0]]
-        self._reverse_refs = [tuple(weakref.ref(s) for s in step) for step in seqs[1]] \
+        self._refs = [tuple(map(weakref.ref, step)) for step in seqs[0]]
+        self._reverse_refs = [tuple(map(weakref.ref, step)) for step in seqs[1]] \
             if self.bidirectional else None
         on_replay(self, "_refs", "_reverse_refs")                 # tg.compile: states of a replay
         outputs = [stack([step[0] for step in seq], axis=time_axis) for seq in seqs]   # (B, T, H) each

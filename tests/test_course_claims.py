@@ -59,3 +59,28 @@ def test_rho_below_one_does_not_bound_a_non_normal_product():
     # ... and for a normal U the two agree, so the bound is ρ^n
     Q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(5, 5)))
     assert analysis.spectral_norm(0.9 * Q) == pytest.approx(analysis.spectral_radius(0.9 * Q), rel=1e-10)
+
+
+def test_vanishing_md_a_relu_rnn_with_rho_095_grows_6e5_over_60_steps():
+    # docs/vanishing.md, "ReLU: the activity pattern picks a different matrix at every step"
+    U = np.array([[-2.5, 2.5], [-1.5, 2.5]])
+    U *= 0.95 / analysis.spectral_radius(U)
+    np.testing.assert_allclose(sorted(analysis.eigenvalues(U).real), [-0.95, 0.95], rtol=1e-12)
+    np.testing.assert_allclose(U @ U, 0.9025 * np.eye(2), atol=1e-12)        # trace 0: U² = -det I
+    cell = nn.RNNCell(1, 2, nonlinearity="relu", dtype=np.float64)
+    cell.U.data[...], cell.b.data[...] = U, [1.0, -1.0]
+    Js, hs = analysis.step_jacobians(cell, np.zeros((60, 1)))
+    norms = analysis.jacobian_norms(Js)                                      # index k: ‖∂h_60/∂h_k‖
+    assert norms[0] == pytest.approx(6.13e5, rel=1e-3)
+    assert np.all(np.diff(norms[::-1][::10]) > 0)                            # it keeps growing
+    assert 0 <= hs.min() and hs.max() <= 1.0 + 1e-12                         # the forward stays in [0, 1]
+    active = hs[1:] > 0
+    assert np.all(active.sum(axis=1) == 1)                                   # one unit at a time
+    # the product telescopes into entries of U along the active units j_1 .. j_60
+    j = np.argmax(active, axis=1)
+    entries = np.abs(U[j[:-1], j[1:]])
+    np.testing.assert_allclose(norms[0], np.linalg.norm(U[:, j[0]]) * np.prod(entries), rtol=1e-9)
+    # the masked matrix has the eigenvalue the full U hides, and the linear RNN shrinks
+    assert analysis.spectral_radius(U @ np.diag([1.0, 0.0])) == pytest.approx(1.502, rel=1e-3)
+    assert np.linalg.norm(np.linalg.matrix_power(U, 60), 2) == pytest.approx(0.95 ** 60, rel=1e-9)
+    assert norms[0] <= analysis.spectral_norm(U) ** 60                       # the norm bound holds

@@ -57,3 +57,71 @@ def test_misuse_names_the_layer_and_the_shapes():
         bn(tg.Tensor(np.zeros((1, 4))))
     with pytest.raises(ValueError, match="momentum"):
         nn.BatchNorm1d(4, momentum=1.5)
+
+
+def trained_pair(seed=0, batches=3):
+    """Our BatchNorm1d and torch's after the same training batches (same weight and bias)."""
+    rng = np.random.default_rng(seed)
+    ours = nn.BatchNorm1d(4, momentum=0.3, dtype=np.float64)
+    theirs = torch.nn.BatchNorm1d(4, momentum=0.3, dtype=torch.float64)
+    for _ in range(batches):
+        x = rng.normal(1.0, 2.0, size=(6, 4))
+        ours(tg.Tensor(x))
+        theirs(torch.tensor(x))
+    return ours, theirs
+
+
+def test_state_dict_has_the_buffers_with_torchs_names_and_values():
+    ours, theirs = trained_pair()
+    mine, torchs = ours.state_dict(), theirs.state_dict()
+    assert list(mine) == list(torchs) == ["weight", "bias", "running_mean", "running_var",
+                                          "num_batches_tracked"]
+    for k in torchs:
+        np.testing.assert_allclose(mine[k], torchs[k].numpy(), **TOL)
+    assert mine["num_batches_tracked"].dtype == np.int64 and int(mine["num_batches_tracked"]) == 3
+    assert [n for n, _ in ours.named_parameters()] == ["weight", "bias"]   # buffers are not trained
+    mine["running_mean"][:] = 7.0                                         # a copy, not the module's array
+    assert not np.allclose(ours.running_mean, 7.0)
+    ours.eval()
+    ours(tg.Tensor(np.ones((2, 4))))                                      # eval counts nothing
+    assert int(ours.num_batches_tracked) == 3
+
+
+def test_load_state_dict_restores_the_running_statistics_from_torch_and_back():
+    ours, theirs = trained_pair(seed=1)
+    fresh = nn.BatchNorm1d(4, momentum=0.3, dtype=np.float64)
+    fresh.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    fresh.eval()
+    theirs.eval()
+    x = np.random.default_rng(2).normal(size=(3, 4))
+    np.testing.assert_allclose(fresh(tg.Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), **TOL)
+    back = torch.nn.BatchNorm1d(4, momentum=0.3, dtype=torch.float64)
+    back.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in ours.state_dict().items()})
+    for k, v in theirs.state_dict().items():
+        np.testing.assert_allclose(back.state_dict()[k].numpy(), v.numpy(), **TOL)
+    with pytest.raises(RuntimeError,
+                       match=r"missing key 'running_var'.*'running_mean': checkpoint shape \(3,\)"):
+        fresh.load_state_dict({"weight": np.ones(4), "bias": np.zeros(4), "running_mean": np.zeros(3),
+                               "num_batches_tracked": np.array(0)})
+
+
+def test_checkpoint_round_trip_keeps_the_running_statistics_of_a_nested_batchnorm(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.BatchNorm1d(4, dtype=np.float64))
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        model(tg.Tensor(rng.normal(size=(5, 3))))
+    assert list(model.state_dict())[-3:] == ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
+    model.save(tmp_path / "bn.npz")
+    copy = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.BatchNorm1d(4, dtype=np.float64))
+    copy.load(tmp_path / "bn.npz")
+    for k, v in model.state_dict().items():
+        np.testing.assert_allclose(copy.state_dict()[k], v, **TOL)
+    assert copy[1].running_mean.dtype == np.float64 and int(copy[1].num_batches_tracked) == 4
+    x = tg.Tensor(rng.normal(size=(2, 3)))
+    np.testing.assert_allclose(copy.eval()(x).data, model.eval()(x).data, **TOL)
+
+
+def test_register_buffer_refuses_a_parameter_name():
+    bn = nn.BatchNorm1d(2)
+    with pytest.raises(KeyError, match="'weight' is already a parameter"):
+        bn.register_buffer("weight", np.zeros(2))

@@ -117,12 +117,6 @@ def _batchnorm_build(m):
     return nn.BatchNorm1d(m.num_features, eps=m.eps, momentum=m.momentum, dtype=_numpy(m.weight).dtype)
 
 
-def _batchnorm_state(ours, m):
-    """weight and bias (parameters); the running statistics are plain arrays, set here."""
-    ours.running_mean, ours.running_var = _numpy(m.running_mean), _numpy(m.running_var)
-    return {"weight": _numpy(m.weight), "bias": _numpy(m.bias)}
-
-
 def _same_state(ours, m):
     return {k: _numpy(v) for k, v in m.state_dict().items()}
 
@@ -183,7 +177,7 @@ _BUILD = {"Linear": _linear_build, "Embedding": _embedding_build, "LayerNorm": _
 _STATE = {"Linear": _linear_state, "Embedding": _same_state, "LayerNorm": _same_state,
           "RNN": _recurrent_state, "LSTM": _recurrent_state, "GRU": _recurrent_state,
           "RNNCell": _cell_state, "LSTMCell": _cell_state, "GRUCell": _cell_state, "Dropout": _no_state,
-          "BatchNorm1d": _batchnorm_state, **dict.fromkeys(_ACTIVATIONS, _no_state)}
+          "BatchNorm1d": _same_state, **dict.fromkeys(_ACTIVATIONS, _no_state)}
 
 
 def to_torch(module):
@@ -232,9 +226,7 @@ def _cell_to(torch, m, dtype):
 
 def _batchnorm_to(torch, m, dtype):
     theirs = torch.nn.BatchNorm1d(m.num_features, eps=m.eps, momentum=m.momentum, dtype=dtype)
-    state = {"weight": m.weight.data, "bias": m.bias.data, "running_mean": m.running_mean,
-             "running_var": m.running_var, "num_batches_tracked": np.array(0)}
-    return theirs, state
+    return theirs, m.state_dict()          # the same names: weight, bias and the three buffers
 
 
 _TO = {"Linear": _linear_to, "Embedding": _embedding_to, "LayerNorm": _layernorm_to,

@@ -154,7 +154,8 @@ class BatchNorm1d(Module):
     in training the gradient flows through μ_B and σ²_B too (every row depends on the
     whole batch). In an RNN the statistics would have to be kept per time step, and at
     sampling time the batch is one sequence: see docs/remedies.md (batch normalisation).
-    The running statistics are numpy arrays, not parameters (they are not in state_dict).
+    The running statistics and num_batches_tracked (training batches seen) are buffers:
+    numpy arrays in state_dict(), restored by load_state_dict(), never trained.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=None):
@@ -164,8 +165,9 @@ class BatchNorm1d(Module):
         dtype = np.dtype(dtype or get_default_dtype())
         self.weight = Parameter(np.ones(num_features, dtype=dtype))
         self.bias = Parameter(np.zeros(num_features, dtype=dtype))
-        self.running_mean = np.zeros(num_features, dtype=dtype)       # (C,)
-        self.running_var = np.ones(num_features, dtype=dtype)         # (C,)
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))   # (C,)
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))     # (C,)
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))    # ()
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
@@ -188,6 +190,7 @@ class BatchNorm1d(Module):
             self.running_mean = ((1 - m) * self.running_mean + m * mu.data.reshape(-1)).astype(dt)
             unbiased = var.data.reshape(-1) * n / (n - 1)
             self.running_var = ((1 - m) * self.running_var + m * unbiased).astype(dt)
+            self.num_batches_tracked = self.num_batches_tracked + 1
             y = xc * (var + self.eps) ** -0.5
         else:
             mean = Tensor(self.running_mean.reshape(shape))

@@ -6,6 +6,11 @@ dicts. `named_parameters()` walks them in attribute order and names them with
 dots, as PyTorch does: ``cells.0.W``, ``readout.weight``. Registration is by
 type, as in PyTorch and minitorch: an intermediate result that requires grad
 stored on a module is not a parameter.
+
+A buffer is state that is not trained: an array registered by name with
+`register_buffer` (BatchNorm1d's running statistics). It is in `state_dict()`
+after the parameters and is restored by `load_state_dict()`, but it is not in
+`parameters()`, so no optimizer touches it, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -74,11 +79,40 @@ class Module:
     def parameters(self) -> list[Tensor]:
         return [p for _, p in self._named_parameters("", set(), [])]
 
-    def modules(self) -> Iterator[Module]:
-        yield self
-        for _, value in self.named_children():
+    # ---- buffers: state that is saved but not trained --------------------
+    def register_buffer(self, name: str, value) -> None:
+        """Keep `value` (an array) as the attribute `name` and in state_dict() under that name;
+        the module may replace the attribute with a new array (it is looked up by name)."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise KeyError(f"{type(self).__name__}.register_buffer: the name must be an identifier, "
+                           f"got {name!r}")
+        if isinstance(getattr(self, name, None), (Tensor, Module)):
+            raise KeyError(f"{type(self).__name__}.register_buffer: '{name}' is already a parameter "
+                           "or a sub-module")
+        names = vars(self).setdefault("_buffer_names", [])
+        if name not in names:
+            names.append(name)
+        object.__setattr__(self, name, np.asarray(value))
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        for name in vars(self).get("_buffer_names", ()):
+            yield f"{prefix}{name}", getattr(self, name)
+        for key, value in self.named_children():
             if isinstance(value, Module):
-                yield from value.modules()
+                yield from value.named_buffers(prefix=f"{prefix}{key}.")
+
+    def buffers(self) -> list[np.ndarray]:
+        return [b for _, b in self.named_buffers()]
+
+    def modules(self) -> Iterator[Module]:
+        yield from (m for _, m in self._named_modules())
+
+    def _named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(dotted prefix of its names, module) for this module and every sub-module."""
+        yield prefix, self
+        for key, value in self.named_children():
+            if isinstance(value, Module):
+                yield from value._named_modules(f"{prefix}{key}.")
 
     # ---- training state --------------------------------------------------
     def zero_grad(self) -> None:
@@ -95,8 +129,9 @@ class Module:
 
     # ---- state -----------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """name -> a copy of the parameter's array (what `tg.save` writes)."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """name -> a copy of each parameter's array, then of each buffer's (what `tg.save` writes)."""
+        return {**{name: p.data.copy() for name, p in self.named_parameters()},
+                **{name: np.array(b, copy=True) for name, b in self.named_buffers()}}
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
         """Copy arrays into the parameters; a missing/unexpected key, a shape mismatch
@@ -105,7 +140,7 @@ class Module:
         if not isinstance(state, dict):
             raise TypeError(f"load_state_dict into {type(self).__name__}: expected a dict of "
                             f"name -> array, got {type(state).__name__}")
-        params = dict(self.named_parameters())
+        params = {**dict(self.named_parameters()), **dict(self.named_buffers())}
         state = {k: v.data if isinstance(v, Tensor) else v for k, v in state.items()}
         problems, values = [], {}
         if strict:
@@ -131,8 +166,13 @@ class Module:
                                + ". The checkpoint comes from another model: build this one with the "
                                "layers and sizes it was saved with (strict=False skips missing and "
                                "unexpected keys)")
+        owners = {f"{prefix}{name}": (m, name) for prefix, m in self._named_modules()
+                  for name in vars(m).get("_buffer_names", ())}
         for k, value in values.items():
-            params[k].data = value
+            if k in owners:                          # a buffer: replace the module's array
+                object.__setattr__(*owners[k], value)
+            else:
+                params[k].data = value
 
     def save(self, path) -> None:
         """Write the state dict to `path` (.npz, atomically); see `tg.save`."""

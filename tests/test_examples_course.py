@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
@@ -39,3 +40,54 @@ def test_pascanu_omega_keeps_the_gradient_reaching_the_start(tmp_path):
     assert r["penalised_reach_median"] > 1e-2                          # E + λΩ: alive
     assert r["omega_last"] < 0.2 * r["omega_first"]                    # Ω itself was minimised
     assert (tmp_path / "pascanu_penalty.png").stat().st_size > 10_000
+
+
+def test_gru_with_its_update_gate_open_keeps_the_gradient_and_its_jacobian_is_diag_z(tmp_path):
+    # docs/gru.md: the figure's numbers (T = 30 here, 60 on the page)
+    r = run("gru_vs_rnn", tmp_path)
+    reach = r["reach"]
+    assert reach["tanh RNN"] < 1e-5 and reach["GRU"] < 1e-5 < 0.1 < reach["GRU, b_hz = 4"]
+    assert 0.9 < r["step_median"]["tanh RNN"] < 1.1      # a norm of ~1 every step, yet it vanishes
+    lo, hi = r["z_max"]["GRU"]
+    assert 0.5 < lo < hi < 0.8
+    assert r["z_max"]["GRU, b_hz = 4"][0] > 0.98
+    assert r["rest_median"]["GRU, b_hz = 4"] < 0.02 < 0.2 < r["rest_median"]["GRU"]
+    assert (tmp_path / "gru_vs_rnn.png").stat().st_size > 10_000
+
+
+def test_eigen_alignment_the_gradient_is_the_expansion_and_turns_to_q1(tmp_path):
+    # docs/vanishing.md, "The eigenvector expansion": the same U and seed as the page's snippet
+    r = run("eigen_alignment", tmp_path)
+    assert r["expansion_matches"] and r["tan_bound_holds"]
+    np.testing.assert_allclose(abs(r["lam"][0]), 0.9, rtol=1e-12)
+    np.testing.assert_allclose(abs(r["lam"][1]) / 0.9, 0.906, rtol=1e-3)
+    np.testing.assert_allclose(r["cos"][[0, 5, 10]], [0.448, 0.982, 0.998], atol=1e-3)
+    assert r["cos"][20] > 0.9995
+    np.testing.assert_allclose(r["norms"][39], abs(r["c"][0]) * 0.9 ** 39, rtol=1e-3)
+    assert (tmp_path / "eigen_alignment.png").stat().st_size > 10_000
+
+
+def test_sum_vs_mean_the_sums_gradient_grows_with_T_and_gets_clipped(tmp_path):
+    # docs/bptt.md, "Sum or mean over time" (T up to 50 here, 400 on the page)
+    r = run("sum_vs_mean", tmp_path)
+    B = 4
+    np.testing.assert_allclose(r["ratio"], [B * T for T in r["T"]], rtol=1e-9)   # ‖∂E‖ = B·T ‖∂J‖
+    assert np.all(np.diff(r["sum"]) > 0) and np.all(np.diff(r["mean"]) < 0)
+    assert 0.5 < r["sum_slope"] < 1.0                                # between √T and T
+    assert r["kept_sum"][0] == 1.0 and r["kept_sum"][-1] < 0.5 and min(r["kept_mean"]) == 1.0
+    assert (tmp_path / "sum_vs_mean.png").stat().st_size > 10_000
+
+
+def test_the_numbers_gru_md_and_bptt_md_quote_from_the_full_runs(tmp_path):
+    from examples import gru_vs_rnn, sum_vs_mean
+    r = gru_vs_rnn.main(["--out", str(tmp_path)])                     # T = 60, as on the page
+    reach = [r["reach"][k] for k in gru_vs_rnn.MODELS]
+    np.testing.assert_allclose(reach, [1.3e-12, 4.9e-14, 0.35], rtol=0.05)
+    np.testing.assert_allclose(r["step_median"]["tanh RNN"], 0.98, atol=0.005)
+    np.testing.assert_allclose(r["z_max"]["GRU"], (0.57, 0.77), atol=0.005)
+    np.testing.assert_allclose([r["rest_median"]["GRU"], r["rest_median"]["GRU, b_hz = 4"]], [0.26, 0.013],
+                               rtol=0.05)
+    ends = {T: np.mean([sum_vs_mean.grad_norms(T, s) for s in range(5)], axis=0) for T in (5, 400)}
+    np.testing.assert_allclose([ends[5][0], ends[400][0]], [7.1, 128], rtol=0.01)    # ‖∂E/∂θ‖
+    np.testing.assert_allclose([ends[5][1], ends[400][1]], [0.36, 0.08], rtol=0.02)  # ‖∂J/∂θ‖
+    assert sum_vs_mean.TAU / ends[400][0] == pytest.approx(0.08, abs=0.005)         # "keeps only 8%"

@@ -102,6 +102,44 @@ def _delayed_all_steps(logits, targets, delay):
     return F.cross_entropy(logits.reshape(B * T, K), padded.reshape(-1))
 
 
+def _tbptt(x, y, p, k, carry=True, cut=True):
+    """Chunk losses with one mistake: the state restarted at 0, or the graph not cut."""
+    h, losses = tg.Tensor(np.zeros((x.shape[0], 4))), []
+    for start in range(0, x.shape[1], k):
+        h = h if carry else tg.Tensor(np.zeros((x.shape[0], 4)))
+        loss = tg.Tensor(0.0)
+        for t in range(start, min(start + k, x.shape[1])):
+            h = (tg.Tensor(x[:, t]) @ p["W"] + h @ p["U"] + p["b"]).tanh()
+            loss = loss + ((h - tg.Tensor(y[:, t])) ** 2).sum()
+        losses.append(loss)
+        h = h.detach() if cut else h
+    return losses
+
+
+def _esn(x, y, W, U, washout, ridge, transpose=False, shape_swap=False):
+    V = solution("echo_state")(x, y, W, U.T if transpose else U, washout, ridge)
+    return V.T if shape_swap else V
+
+
+def _bn_numpy_stats(x, weight, bias, mean, var, m, eps):
+    """μ_B and σ²_B as numpy constants: the gradient misses the paths through them."""
+    mu, v = x.data.mean(axis=0), x.data.var(axis=0)
+    y = (x - tg.Tensor(mu)) * tg.Tensor((v + eps) ** -0.5) * weight + bias
+    return y, (1 - m) * mean + m * mu, (1 - m) * var + m * v * len(x.data) / (len(x.data) - 1)
+
+
+def _bn_rows(x, weight, bias, mean, var, m, eps):
+    mu = x.mean(axis=1, keepdims=True)
+    xc = x - mu
+    y = xc * ((xc * xc).mean(axis=1, keepdims=True) + eps) ** -0.5 * weight + bias
+    return y, mean, var
+
+
+def _bn_biased_running_var(x, weight, bias, mean, var, m, eps):
+    y, new_mean, _ = solution("batch_norm")(x, weight, bias, mean, var, m, eps)
+    return y, new_mean, (1 - m) * var + m * x.data.var(axis=0)
+
+
 WRONG = [   # (exercise, a typical wrong answer, what the message must say)
     ("jacobian_step", lambda h, U: U @ np.diag(1 - h ** 2), r"transpose.*gradient layout"),
     ("jacobian_step", lambda h, U: U.T @ np.diag(1 - h ** 2), r"notes' W_hᵀ"),
@@ -113,6 +151,22 @@ WRONG = [   # (exercise, a typical wrong answer, what the message must say)
     ("nonnormal_growth", lambda: np.array([[0.5, 1.0], [0.0, 0.5]]), r"non-normal but not enough"),
     ("clip_by_norm", _clip_each, r"parameter 'W'.*entry.*own norm"),
     ("clip_by_norm", lambda g, t: [x * t for x in g], r"threshold .*parameter 'W': entry"),
+    ("truncated_bptt", lambda x, y, p, k: _tbptt(x, y, p, k, carry=False),
+     r"chunk 2 \(steps 5..8\): L_2 \(the value\).*started from h = 0"),
+    ("truncated_bptt", lambda x, y, p, k: _tbptt(x, y, p, k, cut=False),
+     r"chunk 2 \(steps 5..8\): ∂L_2/∂W: entry.*h = h.detach\(\)"),
+    ("truncated_bptt", lambda x, y, p, k: _tbptt(x, y, p, k)[:2], r"list of 3 losses"),
+    ("echo_state", lambda x, y, W, U, w, r: _esn(x, y, W, U, 0, r), r"V \(the readout\).*drop the washout"),
+    ("echo_state", lambda x, y, W, U, w, r: _esn(x, y, W, U, w, 0.0), r"no ridge term"),
+    ("echo_state", lambda x, y, W, U, w, r: _esn(x, y, W, U, w, r, transpose=True), r"h_\{t-1\} Uᵀ"),
+    ("echo_state", lambda x, y, W, U, w, r: _esn(x, y, W, U, w, r, shape_swap=True), r"V is \(H, O\)"),
+    ("batch_norm", _bn_numpy_stats, r"∂/∂x: entry.*through μ_B and σ²_B"),
+    ("batch_norm", _bn_rows, r"forward: y: entry.*LayerNorm"),
+    ("batch_norm", lambda x, w, b, m, v, mo, eps: solution("batch_norm")(x, w, b, m, v, mo, 0.0),
+     r"forward: y: entry.*ε is missing"),
+    ("batch_norm", lambda x, w, b, m, v, mo, eps: solution("batch_norm")(x, w, b, m, v, 1 - mo, eps),
+     r"running_mean: entry.*with m = momentum"),
+    ("batch_norm", _bn_biased_running_var, r"running_var: entry.*unbiased"),
     ("omega_penalty", lambda hs, g, U: solution("omega_penalty")(hs, g, U.T), r"Ω \(the value\).*Uᵀ"),
     ("omega_penalty", _omega_numpy_norm, r"finite differences.*outside the engine"),
     ("lstm_cell", _lstm_input_first, r"forward: (h_t|C_t): entry"),

@@ -12,20 +12,24 @@ with the expected and the obtained value. Solutions live outside the package
 """
 
 from . import (
+    batch_norm,
     bptt_shares,
     clip_by_norm,
     delayed_loss,
+    echo_state,
     gru_cell,
     jacobian_step,
     lstm_cell,
     nonnormal_growth,
     omega_penalty,
     sequence_loss,
+    truncated_bptt,
 )
 from .checking import ExerciseFailure, load
 
 EXERCISES = {m.NAME: m for m in (jacobian_step, bptt_shares, nonnormal_growth, clip_by_norm,
-                                 omega_penalty, lstm_cell, gru_cell, delayed_loss, sequence_loss)}
+                                 truncated_bptt, omega_penalty, echo_state, batch_norm, lstm_cell,
+                                 gru_cell, delayed_loss, sequence_loss)}
 
 __all__ = ["EXERCISES", "ExerciseFailure", "load", "check_file"]
 

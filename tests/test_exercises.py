@@ -6,6 +6,7 @@ mistake a student makes, and the test asserts the message says where it is.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +218,16 @@ def test_each_page_lists_its_exercises_and_links_its_notebook():
         assert len(section) == 2, f"docs/{m.PAGE} has no Exercises section"
         assert f"exercises start {m.NAME}" in section[1] and f"exercises check {m.NAME}" in section[1]
         assert "(notebooks/" in section[1], f"docs/{m.PAGE}: the Exercises section links no notebook"
+
+
+@pytest.mark.parametrize("page", ["conventions", "bptt", "vanishing", "remedies", "lstm", "gru", "sequences"])
+def test_a_page_says_where_its_notebook_source_is_in_the_repository(page):
+    """The site links the rendered notebook; from the repository the reader needs the .py path."""
+    text = (ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(notebooks/(\w+)\.py\)", text))
+    assert linked
+    for nb in linked:
+        assert f"`docs/notebooks/{nb}.py`" in text and (ROOT / "docs" / "notebooks" / f"{nb}.py").is_file()
+    source = (ROOT / "docs" / "notebooks" / f"{page}.py")
+    if source.is_file():                                   # and the notebook names its page's file
+        assert f"(`docs/{page}.md`)" in source.read_text(encoding="utf-8")

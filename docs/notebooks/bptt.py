@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Notebook: BPTT is backward() on the unrolled graph
 #
-# Companion to [BPTT derived](../../bptt/). A weight used at every step collects one
+# Companion to [BPTT derived](../../bptt/) (`docs/bptt.md`). A weight used at every step collects one
 # share per step: $\partial E/\partial W = \sum_k S_k$. The engine records each share
 # on its edge; `tg.analysis.param_edge_grads` reads them, keyed by time step.
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Notebook: the conventions, checked by the engine
 #
-# Companion to [Conventions](../../conventions/). The engine computes the one-step
+# Companion to [Conventions](../../conventions/) (`docs/conventions.md`). The engine computes the one-step
 # Jacobian $\partial h_t/\partial h_{t-1}$ by `backward()`; we compare it with
 # $\mathrm{diag}(1-h_t^2)\,U^\top$ and with the look-alike $U^\top \mathrm{diag}(1-h_t^2)$.
 

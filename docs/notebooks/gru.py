@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Notebook: the GRU's update gate and the gradient
 #
-# Companion to [The GRU](../../gru/). $h_t = (1 - z_t) * n_t + z_t * h_{t-1}$: where
+# Companion to [The GRU](../../gru/) (`docs/gru.md`). $h_t = (1 - z_t) * n_t + z_t * h_{t-1}$: where
 # $z_t \approx 1$ the state is copied and the gradient passes almost unchanged. Pushing
 # the update gate's biases up makes the gradient reach further back.
 

@@ -5,7 +5,8 @@
 # gradient that reached every hidden state, plot it, draw the graph, and then change
 # $U$ and watch the gradient vanish and explode. Row convention, as in the course:
 # $h_t = \tanh(x_t W + h_{t-1} U + b)$, and one step back multiplies the row
-# gradient by $\mathrm{diag}(1-h_t^2)\,U^\top$ (see [Conventions](../../conventions/)).
+# gradient by $\mathrm{diag}(1-h_t^2)\,U^\top$ (see [Conventions](../../conventions/),
+# `docs/conventions.md`).
 
 # %%
 import matplotlib.pyplot as plt

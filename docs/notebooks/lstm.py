@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Notebook: the gradient through an LSTM and through an RNN
 #
-# Companion to [The LSTM](../../lstm/). A loss at the last step only; how much of it
+# Companion to [The LSTM](../../lstm/) (`docs/lstm.md`). A loss at the last step only; how much of it
 # reaches each $h_t$? The RNN's gradient shrinks by a factor $\mathrm{diag}(1-h_t^2)U^\top$
 # per step; the LSTM's cell state carries it along $C_t = f_t * C_{t-1} + \dots$
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Notebook: clipping by norm and the identity initialisation
 #
-# Companion to [Remedies](../../remedies/). Clipping rescales every gradient by one
+# Companion to [Remedies](../../remedies/) (`docs/remedies.md`). Clipping rescales every gradient by one
 # factor, so the direction is kept; an identity $U$ with ReLU (IRNN) starts with
 # every singular value 1, so the gradient neither vanishes nor explodes at first.
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Notebook: where the loss sits decides where the gradient goes
 #
-# Companion to [Sequence shapes](../../sequences/). The same RNN, three losses:
+# Companion to [Sequence shapes](../../sequences/) (`docs/sequences.md`). The same RNN, three losses:
 # many-to-one (the last output only), many-to-many (every output) and delayed
 # (every output after a delay of 3 steps). Which hidden states receive a gradient?
 

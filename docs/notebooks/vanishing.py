@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Notebook: the spectral radius is not the bound
 #
-# Companion to [Vanishing and exploding gradients](../../vanishing/). For a linear RNN
+# Companion to [Vanishing and exploding gradients](../../vanishing/) (`docs/vanishing.md`). For a linear RNN
 # $h_t = h_{t-1}U$, the gradient from $h_t$ back to $h_0$ is multiplied by $t$ factors
 # of $U^\top$. With $U = [[0.9, 5], [0, 0.9]]$ the spectral radius is $0.9$, yet the
 # gradient grows for many steps before it decays; $\lVert U\rVert_2^t$ bounds it.

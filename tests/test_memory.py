@@ -141,3 +141,16 @@ def test_ops_without_params_share_one_empty_mapping_and_a_step_shares_one_scope_
     x_2 = next(t for t in nodes if t.name == "x_t" and t.scope == "rnn/t=2")
     h_2 = next(t for t in nodes if t.name == "h_t" and t.scope == "rnn/t=2")
     assert x_2.scope is h_2.scope                       # one string per step, not one per use
+
+
+def test_a_long_unroll_of_tiny_steps_is_summed_in_blocks_of_a_few_hundred_steps():
+    from tinygrad_rnn.sparse import SummedGrad
+    rows = [np.full((1, 32), float(k)) for k in range(4000)]        # T = 4,000 steps of (1, H)
+    tracemalloc.start()
+    try:
+        total = np.asarray(SummedGrad((32,), np.float64, rows))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(total, np.full(32, 3999 * 4000 / 2), rtol=1e-12)
+    assert peak < 300 * 2**10                  # the 4,000 reshaped rows at once would be ~1.5 MB

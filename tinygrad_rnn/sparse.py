@@ -137,6 +137,7 @@ class FactoredGrad(LazyGrad):
 
 
 CHUNK_BYTES = 2**18     # stack at most ~256 KiB of factors at a time (see _stacked)
+CHUNK_PARTS = 256       # and at most 256 steps: tiny steps' Python objects weigh more than their numbers
 
 
 def _stacked(parts):
@@ -152,7 +153,7 @@ def _stacked(parts):
     for part in parts:
         block.append(part)
         size += sum(x.nbytes for x in part)
-        if size >= CHUNK_BYTES:
+        if size >= CHUNK_BYTES or len(block) >= CHUNK_PARTS:
             yield _join(block)
             block, size = [], 0
     if block:

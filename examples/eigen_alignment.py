@@ -99,7 +99,7 @@ def main(argv=None) -> dict:
 
 
 def _plot(path, l, norms, c, lam, g_T, cos, tan, tan_bound):
-    fig = Figure(figsize=(13, 3.9), layout="constrained")
+    fig = Figure(figsize=(13, 4.3), layout="constrained")
     ax0, ax1, ax2 = fig.subplots(1, 3)
     ax0.semilogy(l, norms, color="k", lw=2.5, label="‖g_(T-l)‖ (backward)")
     ax0.semilogy(l, np.linalg.norm(g_T) * RHO ** l, color="k", lw=1, ls="--", label="bound ‖g_T‖ ρ^l")
@@ -110,7 +110,7 @@ def _plot(path, l, norms, c, lam, g_T, cos, tan, tan_bound):
     ax0.set_xlabel("steps back l")
     ax0.set_title("The gradient and the terms of Σ c_i λ_i^l q_i", fontsize=10)
     ax0.grid(True, which="both", alpha=0.3)
-    ax0.legend(loc="upper right", fontsize=7, ncol=2)
+    ax0.legend(loc="upper right", fontsize=7.5, ncol=2)
     ax1.plot(l, cos, color="C3", lw=2)
     ax1.set_ylim(0, 1.05)
     ax1.set_xlabel("steps back l")

@@ -152,6 +152,10 @@ WRONG = [   # (exercise, a typical wrong answer, what the message must say)
     ("nonnormal_growth", lambda: np.array([[0.5, 1.0], [0.0, 0.5]]), r"non-normal but not enough"),
     ("clip_by_norm", _clip_each, r"parameter 'W'.*entry.*own norm"),
     ("clip_by_norm", lambda g, t: [x * t for x in g], r"threshold .*parameter 'W': entry"),
+    ("sum_or_mean", lambda lr, tau, B, T: (lr * T, tau / T), r"B = 2, T = 20 \(no clipping\): parameter "
+     r"'rnn.cells.0.W' after one step: entry.*all B·T = 40 rows"),
+    ("sum_or_mean", lambda lr, tau, B, T: (lr * B * T, tau), r"clipping acts.*threshold must shrink"),
+    ("sum_or_mean", lambda lr, tau, B, T: (lr / (B * T), tau * B * T), r"the other way round"),
     ("truncated_bptt", lambda x, y, p, k: _tbptt(x, y, p, k, carry=False),
      r"chunk 2 \(steps 5..8\): L_2 \(the value\).*started from h = 0"),
     ("truncated_bptt", lambda x, y, p, k: _tbptt(x, y, p, k, cut=False),

@@ -42,5 +42,33 @@ ax.legend(loc="upper right")
 plt.show()
 
 # %% [markdown]
+# ## With ReLU: a different matrix at every step
+#
+# A ReLU step multiplies the row gradient by $\mathrm{diag}(m_t)\,U^\top$, with $m_t$ the
+# 0/1 activity pattern, so the product is of *different* matrices and $\rho(U)$ bounds none
+# of it. Two units, $U$ with eigenvalues $\pm 0.95$, a bias and no input: the state stays
+# in $[0, 1]$, one unit is active at a time, and each step multiplies the gradient by one
+# entry of $U$ (three of the four have modulus 1.50).
+
+# %%
+U = np.array([[-2.5, 2.5], [-1.5, 2.5]])
+U *= 0.95 / tg.analysis.spectral_radius(U)
+cell = tg.nn.RNNCell(1, 2, nonlinearity="relu", dtype=np.float64)
+cell.U.data[...], cell.b.data[...] = U, [1.0, -1.0]
+Js, hs = tg.analysis.step_jacobians(cell, np.zeros((60, 1)))          # from h_0 = 0
+relu_norms = tg.analysis.jacobian_norms(Js)[::-1]                     # index: T - k
+print(f"eigenvalues {np.round(tg.analysis.eigenvalues(U).real, 2)}, max h_t = {hs.max():.2f}, "
+      f"‖∂h_60/∂h_0‖₂ = {relu_norms[60]:.2e}")
+assert relu_norms[60] > 1e5 and hs.max() <= 1 + 1e-12
+
+fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+ax.semilogy(ts, relu_norms[1:], label="ReLU RNN ‖∂h_T/∂h_(T-d)‖₂")
+ax.semilogy(ts, [np.linalg.norm(np.linalg.matrix_power(U, d), 2) for d in ts], "--",
+            label="the same U, linear: ‖U^d‖₂")
+ax.set_xlabel("d = T - k")
+ax.legend(loc="upper left")
+plt.show()
+
+# %% [markdown]
 # **Exercise:** find your own $U$ with $\rho(U) < 1$ whose gradient grows at least tenfold in
 # 10 steps: `python -m tinygrad_rnn.exercises start nonnormal_growth`.

@@ -23,11 +23,12 @@ from . import (
     nonnormal_growth,
     omega_penalty,
     sequence_loss,
+    sum_or_mean,
     truncated_bptt,
 )
 from .checking import ExerciseFailure, load
 
-EXERCISES = {m.NAME: m for m in (jacobian_step, bptt_shares, nonnormal_growth, clip_by_norm,
+EXERCISES = {m.NAME: m for m in (jacobian_step, bptt_shares, sum_or_mean, nonnormal_growth, clip_by_norm,
                                  truncated_bptt, omega_penalty, echo_state, batch_norm, lstm_cell,
                                  gru_cell, delayed_loss, sequence_loss)}
 

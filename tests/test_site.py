@@ -53,7 +53,8 @@ def test_course_pages_write_equations_as_maths_not_code():
 
 
 # Pages whose prose formulas are KaTeX too (besides the course pages' equation blocks).
-PROSE_IN_MATHS = ["index", "engine", "errors", "rendering", "examples", "char_rnn"]
+PROSE_IN_MATHS = ["index", "engine", "errors", "rendering", "examples", "char_rnn", "pytorch",
+                  "watch_backward", "api/analysis"]
 
 
 def prose(text: str) -> str:

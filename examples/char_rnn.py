@@ -24,7 +24,7 @@ follows PyTorch (p -= lr · g / (√G + eps), G starting at `initial_accumulator
 so eps=0 with initial_accumulator_value=1e-8 gives exactly min-char-rnn's rule:
 G = 1e-8 + Σ g², and √G = √(mem + 1e-8).
 
-    python examples/char_rnn.py                          # 5,000 steps, ~25 s of CPU on examples/data
+    python examples/char_rnn.py                          # 5,000 steps, ~6 s of CPU on examples/data
     python examples/char_rnn.py --quick                  # 200 steps, a few seconds
     python examples/char_rnn.py --cell lstm --temperature 0.5,1,1.5 --sample-at 0,200,1000,5000
     python examples/char_rnn.py --data ../shared/data/tinyshakespeare.txt --steps 100000

@@ -224,7 +224,8 @@ def test_each_page_lists_its_exercises_and_links_its_notebook():
         assert "(notebooks/" in section[1], f"docs/{m.PAGE}: the Exercises section links no notebook"
 
 
-@pytest.mark.parametrize("page", ["conventions", "bptt", "vanishing", "remedies", "lstm", "gru", "sequences"])
+@pytest.mark.parametrize("page", ["conventions", "bptt", "vanishing", "remedies", "lstm", "gru", "sequences",
+                                  "char_rnn"])
 def test_a_page_says_where_its_notebook_source_is_in_the_repository(page):
     """The site links the rendered notebook; from the repository the reader needs the .py path."""
     text = (ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8")

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Notebook: a tiny char-RNN
 #
-# Companion to [Char-RNN tutorial](../../char_rnn/): an RNN reads one character at a
+# Companion to [Char-RNN tutorial](../../char_rnn/) (`docs/char_rnn.md`): an RNN reads one character at a
 # time and predicts the next; the loss is $E = \sum_t -\log y_t[\text{target}_t]$.
 # A few hundred Adam steps on one repeated sentence, with a sample at three points
 # of training, then samples at three temperatures, and an LSTM trained the same way.

@@ -101,7 +101,8 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
                     # a new array, never in place: each share is an edge's record
                     if p._pending is None:
                         p._pending = share
-                        if share is g or getattr(share, "base", None) is not None:
+                        # (a type test first: a lazy share would form its dense array to answer .base)
+                        if share is g or (type(share) is np.ndarray and share.base is not None):
                             p._shared = node._shared = True     # g itself or a view (add, x.T, stack)
                     else:
                         p._pending, p._shared = p._pending + share, False

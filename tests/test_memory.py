@@ -154,3 +154,13 @@ def test_a_long_unroll_of_tiny_steps_is_summed_in_blocks_of_a_few_hundred_steps(
         tracemalloc.stop()
     np.testing.assert_allclose(total, np.full(32, 3999 * 4000 / 2), rtol=1e-12)
     assert peak < 300 * 2**10                  # the 4,000 reshaped rows at once would be ~1.5 MB
+
+
+def test_the_memory_benchmark_names_the_lines_holding_a_step_after_backward():
+    from benchmarks import impls
+    from benchmarks.memory import sites
+    step = impls.load("engine").build("rnn", impls.Problem("rnn", "tiny", "float64"))
+    top = sites(step, 5)
+    assert len(top) == 5 and all(mb > 0 and blocks > 0 for _, mb, blocks in top)
+    assert top[0][1] >= top[-1][1] and top[0][0].startswith("tinygrad_rnn/")   # largest first
+    assert "forward_backward" not in vars(step)                 # the step is left as it was

@@ -90,3 +90,20 @@ def test_an_rnn_bias_matches_the_per_step_sum_with_recording_off_too():
     expected = sum(a.grad.sum(axis=0) for a in pre)
     for g in grads:
         np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_backward_forms_each_lazy_gradient_once(monkeypatch):
+    # One dense form per weight (W, U, the readout's V) and per bias (b, c): a share
+    # asked whether it is a view must not be formed to answer (it was, twice a step).
+    from tinygrad_rnn import sparse
+    formed = []
+    for cls in (sparse.FactoredGrad, sparse.SummedGrad):
+        dense = cls.dense
+        monkeypatch.setattr(cls, "dense", lambda self, dense=dense: formed.append(type(self).__name__)
+                            or dense(self))
+    tg.manual_seed(0)
+    rnn, readout = tg.nn.RNN(3, 4, dtype=np.float64), tg.nn.Linear(4, 5, dtype=np.float64)
+    x = np.random.default_rng(5).standard_normal((2, 6, 3))
+    outputs, _ = rnn(x)
+    tg.nn.functional.cross_entropy(readout(outputs), np.zeros((2, 6), dtype=np.int64)).backward()
+    assert sorted(formed) == ["FactoredGrad"] * 3 + ["SummedGrad"] * 2

@@ -85,6 +85,8 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
                 check_finite(g, f"the gradient summed at '{node.name}'", node)
             if node._grad is None:
                 node._grad = g                      # shared or not, as its shares left it (tensor.grad)
+                if record:                          # g is an edge's record too: its child's share, or
+                    node._shared = True             # a factor of its own lazy records (FactoredGrad)
             else:
                 node._grad, node._shared = _accumulate(node, g), False
             if node._op is None:
@@ -106,8 +108,8 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
                             p._shared = node._shared = True     # g itself or a view (add, x.T, stack)
                     else:
                         p._pending, p._shared = p._pending + share, False
-                    if record and i == 0 and node._op is _MATMUL:
-                        share = keep(node, g, share)        # x @ W -> x: maybe (g, x, W)
+                    if record and node._op is _MATMUL:
+                        share = keep(node, g, share) if i == 0 else keep.weight_share(node, share)
                 shares.append(share)
             node.edge_grads = tuple(shares) if record else None
             node._graph_used = not retain_graph

@@ -24,7 +24,7 @@ from collections import Counter
 import numpy as np
 
 from . import ops
-from .sparse import LazyGrad
+from .sparse import FactoredGrad, LazyGrad
 
 
 class InputShare(LazyGrad):
@@ -52,6 +52,7 @@ class Recorder:
         self.uses = Counter(n._parents[1] for n in order
                             if n._op is ops.matmul and n._parents[0]._requires_grad)
         self.frozen = {}                          # W -> its copy, or None where copying does not pay
+        self.leaves = {}                          # a leaf A of A @ B -> its copy (weight_share)
 
     def __call__(self, node, g, share):
         """The record of the share `node` (x @ W) sends to x."""
@@ -65,3 +66,16 @@ class Recorder:
         if W is None:
             return share
         return InputShare(share.shape, share.dtype, [(g, node._parents[0]._data, W)])
+
+    def weight_share(self, node, share):
+        """The record of the share `node` (a @ W) sends to W: FactoredGrad (a, g) holds a by
+        reference, and where a is a leaf (a parameter A of A @ B) an optimizer writes it in
+        place after backward(); the record must stay the gradient that flowed, so it keeps
+        one copy of such an a per backward() (a non-leaf's array is the graph's own)."""
+        a = node._parents[0]
+        if type(share) is not FactoredGrad or a._op is not None:
+            return share
+        if a not in self.leaves:
+            self.leaves[a] = a._data.copy()
+        (_, g), = share.parts
+        return FactoredGrad(share.shape, share.dtype, [(self.leaves[a], g)])

@@ -89,6 +89,22 @@ class LazyGrad:
         return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype}, pieces={len(self.parts)})"
 
 
+def _of_dense(name):
+    def method(self, *args):
+        return getattr(self.dense(), name)(*args)
+    method.__name__ = name
+    return method
+
+
+# Indexing, comparisons, len, iteration, abs, ** and @ read the dense form too. Without them
+# Python's defaults answer silently wrong: `record == 0` was identity (False, even for a zero
+# gradient) and `bool(record)` was True; the others raised where an array works.
+for _name in ("__getitem__", "__len__", "__iter__", "__bool__", "__eq__", "__ne__", "__lt__", "__le__",
+              "__gt__", "__ge__", "__abs__", "__pos__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__"):
+    setattr(LazyGrad, _name, _of_dense(_name))
+LazyGrad.__hash__ = object.__hash__     # still a key by identity, as before __eq__ was defined
+
+
 class SparseGrad(LazyGrad):
     """∂E/∂x from ``x[index]``: pieces (index, values), zero elsewhere."""
 

@@ -71,9 +71,10 @@ class Recorder:
         """The record of the share `node` (a @ W) sends to W: FactoredGrad (a, g) holds a by
         reference, and where a is a leaf (a parameter A of A @ B) an optimizer writes it in
         place after backward(); the record must stay the gradient that flowed, so it keeps
-        one copy of such an a per backward() (a non-leaf's array is the graph's own)."""
+        one copy of such an a per backward(). Only a parameter's: an input x (x @ W over all
+        steps) is no optimizer's to write, and its copy would be the whole batch again."""
         a = node._parents[0]
-        if type(share) is not FactoredGrad or a._op is not None:
+        if type(share) is not FactoredGrad or a._op is not None or not a._requires_grad:
             return share
         if a not in self.leaves:
             self.leaves[a] = a._data.copy()

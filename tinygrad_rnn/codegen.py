@@ -23,10 +23,14 @@ import numpy as np
 
 from . import ops
 
-_INLINE = {                       # VJPs so simple that a call would cost more than the op
-    (ops.add, 0): "{g}", (ops.add, 1): "{g}",
-    (ops.sub, 0): "{g}", (ops.sub, 1): "-{g}",
-    (ops.neg, 0): "-{g}",
+_INLINE = {                       # VJPs so simple that a call would cost more than the op:
+    (ops.add, 0): "{g}", (ops.add, 1): "{g}",          # each is its ops.py row written out,
+    (ops.sub, 0): "{g}", (ops.sub, 1): "-{g}",         # the same numpy calls in the same order
+    (ops.neg, 0): "-{g}",                              # (tests/test_compile_inline.py checks it)
+    (ops.mul, 0): "{g} * {x1}", (ops.mul, 1): "{g} * {x0}",
+    (ops.exp, 0): "{g} * {y}",
+    (ops.tanh, 0): "{g} * (1 - {y} * {y})",
+    (ops.sigmoid, 0): "{g} * {y} * (1 - {y})",
 }
 
 
@@ -52,6 +56,8 @@ class _Writer:
                    "add_reduce": np.add.reduce}
         self.lines = ["def replay(args):"]
         self.arrived, self.waiting = set(), {}   # slots with a gradient; deferred shares per weight
+        self.transposes = set()                  # weights whose transpose is already written
+        self.kind = {s: kind for s, kind, _ in program.sources}
 
     def emit(self, line: str):
         self.lines.append("    " + line)
@@ -83,8 +89,12 @@ class _Writer:
         for k, (f, ins, dyn, o) in enumerate(self.p.forward_code):
             op = self.p.ops_of[o]
             fname = op.name if f is op.forward else f"{op.name}{k}"
-            self.ns[fname] = f
-            call = f"{fname}({', '.join(f'v{i}' for i in ins)}{_index_kwarg(dyn, self.ns, f'i{k}')})"
+            literal = _literal(f.keywords["index"]) if op is ops.getitem and not dyn else None
+            if literal is not None:                   # x[:, t]: the getitem row's forward, written out
+                call = f"v{ins[0]}[{literal}]"
+            else:
+                self.ns[fname] = f
+                call = f"{fname}({', '.join(f'v{i}' for i in ins)}{_index_kwarg(dyn, self.ns, f'i{k}')})"
             if self.p.scalar_out[o]:
                 call = f"asarray({call})"
             t = self.tensors[o]
@@ -121,8 +131,14 @@ class _Writer:
     def _share(self, o, i, ins, params, dyn) -> str:
         """The call of input i's VJP rule at node o (the rule from ops.py, or an inline -g / g)."""
         op = self.p.ops_of[o]
+        names = {"g": f"g{o}", "y": f"v{o}", **{f"x{j}": f"v{s}" for j, s in enumerate(ins)}}
         if (op, i) in _INLINE and not params:
-            return _INLINE[op, i].format(g=f"g{o}")
+            return _INLINE[op, i].format(**names)
+        if op is ops.matmul and i == 0 and self.tensors[ins[1]].ndim == 2 and self.tensors[ins[0]].ndim >= 2:
+            return f"g{o} @ {self._transposed(ins[1])}"    # _matmul_vjp_a: dA = G Bᵀ
+        if op in (ops.stack, ops.cat) and not dyn:          # _stack_vjp, _cat_vjp: a slice of g
+            xs = [self.tensors[j] for j in ins]
+            return f"g{o}[{_slice_of(op, self.tensors[o].ndim, params['axis'], i, xs)}]"
         rule = op.vjps[0] if op.variadic else op.vjps[i]
         name = f"{op.name}_vjp{'' if op.variadic else i}" + (f"_{o}" if params else "")
         self.ns[name] = rule if not params or dyn else functools.partial(rule, **params)
@@ -130,6 +146,15 @@ class _Writer:
         if op.variadic:                           # cat, stack: the rule takes the inputs as one tuple
             return f"{name}(g{o}, v{o}, ({args},), {i}{idx})"
         return f"{name}(g{o}, v{o}, {args}{idx})"
+
+    def _transposed(self, s: int) -> str:
+        """Bᵀ of a weight: for a parameter, written once before the first use, not once a step."""
+        if self.kind.get(s) != "live":
+            return f"v{s}.T"
+        if s not in self.transposes:
+            self.transposes.add(s)
+            self.emit(f"v{s}T = v{s}.T".ljust(26) + f"# {self.tensors[s].name}ᵀ, once for every step")
+        return f"v{s}T"
 
     def deferred(self):
         """Each shared weight's shares at once: Σ_t A_tᵀ G_t as one matmul, Σ_t g_t as one sum."""
@@ -161,11 +186,30 @@ class _Writer:
         self.emit(f"return ({values}), ({grads}), {edges}")
 
 
-def build(program):
-    """Compile the generated source into the replay function."""
-    source, ns = generate(program)
+def graph_writer(program, shared) -> tuple[str, dict]:
+    """Source of `write_graph(v, g, e)`: the captured graph's tensors take a replay's values.
+
+    One line per tensor instead of a loop: at min-char-rnn scale the loop over the
+    graph's ~170 tensors cost more than a tenth of the numpy step. `shared` are the
+    slots whose gradient is the very array of another (add's VJP passes g on): each
+    tensor gets its own copy, as eager backward() gives it (autograd._fit).
+    """
+    lines, ns = ["def write_graph(v, g, e):"], {}
+    for t, s in program.write_back:
+        ns[f"n{s}"] = t
+        lines.append(f"    n{s}._data, n{s}.grad = v[{s}], g[{s}]{'.copy()' if s in shared else ''}")
+    for o, *_ in program.backward_code if program.record else ():
+        ns[f"n{o}"] = program.tensors[o]
+        lines.append(f"    n{o}.edge_grads = e[{o}]")
+    return "\n".join(lines + ["    return None"]) + "\n", ns
+
+
+def build(program, shared=None):
+    """Compile the generated source into the replay function (with `shared` known:
+    the graph writer; see graph_writer)."""
+    source, ns = generate(program) if shared is None else graph_writer(program, shared)
     exec(compile(source, "<tg.compile replay>", "exec"), ns)   # noqa: S102 - our own source
-    return ns["replay"], source
+    return ns["replay" if shared is None else "write_graph"], source
 
 
 def _stacked(rows: list[str]) -> str:
@@ -175,6 +219,29 @@ def _stacked(rows: list[str]) -> str:
 def _rows(var: str, ndim: int) -> str:
     """A factor as a matrix of rows: (B, T, H) -> (B·T, H); a (B, H) factor as it is."""
     return var if ndim == 2 else f"{var}.reshape(-1, {var}.shape[-1])"
+
+
+def _slice_of(op, ndim: int, axis: int, i: int, xs) -> str:
+    """Where input i sits in a stack's or cat's result: `:, 3` (stack) or `:, 0:32` (cat)."""
+    axis %= ndim
+    if op is ops.stack:
+        return ":, " * axis + str(i)
+    start = sum(x.shape[axis] for x in xs[:i])
+    return ":, " * axis + f"{start}:{start + xs[i].shape[axis]}"
+
+
+def _literal(index) -> str | None:
+    """A basic index as Python source (`:, 3`), or None when it holds arrays or odd slices."""
+    parts = []
+    for a in index:
+        if type(a) is int:
+            parts.append(str(a))
+        elif type(a) is slice and all(b is None or type(b) is int for b in (a.start, a.stop, a.step)):
+            part = f"{'' if a.start is None else a.start}:{'' if a.stop is None else a.stop}"
+            parts.append(part + ("" if a.step is None else f":{a.step}"))
+        else:
+            return None
+    return ", ".join(parts) or None
 
 
 def _index_kwarg(dyn, ns, name) -> str:

@@ -434,8 +434,8 @@ class _Program:
 
     def replay(self, args):
         vals, grads, edges = self.replay_fn(args)
-        grads = self._own(grads)
-        self._write_back(vals, grads, edges, args)
+        self.write_graph(vals, grads, edges)
+        self._write_back(grads, args)
         for obj, attrs in self.effects:          # e.g. rnn.states: this replay's h_t, not a stale pass's
             for name, value in attrs.items():
                 setattr(obj, name, value)
@@ -448,25 +448,18 @@ class _Program:
         out[0].grad = loss_grad
         return out if self.many else out[0]
 
-    def _write_back(self, vals, grads, edges, args):
+    def _write_back(self, grads, args):
         """Gradients into the parameters and tensor arguments, as backward() would leave them."""
-        self._write_graph(vals, grads, edges)
         for s, i in self.tensor_args:
             t, g = args[i], grads[s]
             if g is not None and t.requires_grad:
+                g = g.copy() if s in self.shared_grads else g
                 t.grad = g if t.grad is None else t.grad + g
-        for t, _, _ in self.live_params:
-            s = self.slot_of[id(t)]
+        for t, s in self.live_slots:
             g = grads[s]
             if g is not None:
+                g = g.copy() if s in self.shared_grads else g
                 t.grad = g if t.grad is None or not self.accumulate[s] else t.grad + g
-
-    def _write_graph(self, vals, grads, edges):
-        """The captured graph's tensors take this step's values: rnn.states[t].grad is ∂E/∂h_t."""
-        for t, s in self.write_back:
-            t._data, t.grad = vals[s], grads[s]
-        for s, e in edges.items():
-            self.tensors[s].edge_grads = e
 
     def _verify(self, args, before):
         """Replay the captured step once and compare it with what eager computed.
@@ -479,12 +472,15 @@ class _Program:
         self.run(args)                             # the interpreter: learns what codegen needs
         self.replay_fn, self.code = codegen.build(self)
         vals, grads, edges = self.replay_fn(args)
-        seen, self.shared_grads = set(), []        # an identity VJP (add) passes one array on:
+        seen, self.shared_grads = set(), set()     # an identity VJP (add) passes one array on:
         for s, g in enumerate(grads):              # those slots get a copy, each its own .grad
             if g is not None:
                 if id(g) in seen:
-                    self.shared_grads.append(s)
+                    self.shared_grads.add(s)
                 seen.add(id(g))
+        self.write_graph, writer = codegen.build(self, self.shared_grads)
+        self.code += "\n" + writer
+        self.live_slots = [(t, self.slot_of[id(t)]) for t, _, _ in self.live_params]
         grads = self._own(grads)
         tol = _tolerance(self.root.dtype)
         for s, g in enumerate(grads):
@@ -522,7 +518,7 @@ class _Program:
                 s = self.slot_of[id(t)]
                 if grads[s] is not None:
                     t.grad = grads[s] if fresh.get(s) else before[id(t)] + grads[s]
-            self._write_graph(vals, grads, edges)
+            self.write_graph(vals, grads, edges)
 
     def can_replay(self) -> bool:
         """Shapes of the parameters as captured, and nothing about their gradients unknown."""

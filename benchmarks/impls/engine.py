@@ -33,6 +33,13 @@ class Step:
         params = self.rnn.parameters() + self.readout.parameters()
         self.optimizer = tg.optim.SGD(params, lr=lr) if lr else None
 
+    def zero_grad(self):
+        if self.optimizer:
+            self.optimizer.zero_grad()
+        else:
+            self.rnn.zero_grad()
+            self.readout.zero_grad()
+
     def forward(self):
         hs, _ = self.rnn(self.x)  # (B, T, H)
         logits = self.readout(hs)  # (B, T, K): logits_t = h_t V + c on every step
@@ -45,11 +52,7 @@ class Step:
 
     def __call__(self) -> float:
         with self.tg.record_edge_grads(self.record):
-            if self.optimizer:
-                self.optimizer.zero_grad()
-            else:
-                self.rnn.zero_grad()
-                self.readout.zero_grad()
+            self.zero_grad()
             loss = self.forward_backward()
             if self.optimizer:
                 self.optimizer.step()

@@ -3,7 +3,9 @@
 Same step as `engine` (the public layers, cross_entropy, backward(), SGD). The
 forward and backward pass are one compiled function; zeroing the gradients and
 the SGD step stay outside it, as `tg.compile` asks. Edge recording is off here
-(a training run), so each shared weight's T shares become one matmul.
+(a training run), so each shared weight's T shares become one matmul. The
+gradients are zeroed by a loop over the parameters, as the PyTorch rows do
+(`Module.zero_grad()` walks the module tree: 28 µs, an eighth of the numpy step at tiny).
 """
 
 from benchmarks.impls import engine
@@ -18,6 +20,11 @@ class Step(engine.Step):
     def __init__(self, model, problem, lr=None, record_edges=False):
         super().__init__(model, problem, lr, record_edges)
         self.compiled = self.tg.compile(self._step)
+        self.params = self.rnn.parameters() + self.readout.parameters()
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
 
     def _step(self, x, targets):
         loss = self.tg.nn.functional.cross_entropy(self.readout(self.rnn(x)[0]), targets)

@@ -57,6 +57,8 @@ class _Writer:
         self.lines = ["def replay(args):"]
         self.arrived, self.waiting = set(), {}   # slots with a gradient; deferred shares per weight
         self.transposes = set()                  # weights whose transpose is already written
+        self.alias = {}                          # g<s> is the array g<alias[s]> (add passes g on)
+        self.stacks = {}                         # stacked factors already written, by their rows
         self.kind = {s: kind for s, kind, _ in program.sources}
 
     def emit(self, line: str):
@@ -64,7 +66,13 @@ class _Writer:
 
     def add(self, s: int, expr: str):
         """g<s> gets one more share: the first assigns, the next ones sum."""
-        self.emit(f"g{s} = g{s} + {expr}" if s in self.arrived else f"g{s} = {expr}")
+        if s in self.arrived:
+            self.emit(f"g{s} = g{s} + {expr}")
+            self.alias.pop(s, None)
+        else:
+            self.emit(f"g{s} = {expr}")
+            if expr[:1] == "g" and expr[1:].isdigit():     # add's VJP: the very array g<o>
+                self.alias[s] = self.alias.get(int(expr[1:]), int(expr[1:]))
         self.arrived.add(s)
 
     def sources(self):
@@ -86,8 +94,18 @@ class _Writer:
 
     def forward(self):
         self.emit("# forward: one line per op of the tape")
+        hoisted, done = _input_projections(self.p), set()
         for k, (f, ins, dyn, o) in enumerate(self.p.forward_code):
             op = self.p.ops_of[o]
+            if o in hoisted:                          # x_t W: a row block of X W, made once
+                (x, w), t = hoisted[o]
+                if (x, w) not in done:
+                    done.add((x, w))
+                    self.emit(f"XW{x}_{w} = matmul(v{x}, v{w})".ljust(40)
+                              + f"  # one matmul: x_t {self.tensors[w].name} for every t at once")
+                self.emit(f"v{o} = XW{x}_{w}[:, {t}]".ljust(40)
+                          + f"  # {self.tensors[o].name} {self.tensors[o].shape} {self.tensors[o].scope}")
+                continue
             fname = op.name if f is op.forward else f"{op.name}{k}"
             literal = _literal(f.keywords["index"]) if op is ops.getitem and not dyn else None
             if literal is not None:                   # x[:, t]: the getitem row's forward, written out
@@ -107,6 +125,7 @@ class _Writer:
         for o, ins, shares, params, dyn in self.p.backward_code:
             if self.p.needs_dense.get(o):
                 self.emit(f"g{o} = dense(g{o})")
+                self.alias.pop(o, None)
             sent = []
             for i, _, s, shape, cast, defer in shares:
                 if defer is not None:
@@ -163,18 +182,31 @@ class _Writer:
             bias = [o for kind, a, o in uses if kind == "bias"]
             name, terms = self.tensors[s].name, []
             if mm:
-                A = _stacked([_rows(f"v{a}", self.tensors[a].ndim) for a, _ in mm])
-                G = _stacked([_rows(f"g{o}", self.tensors[o].ndim) for _, o in mm])
                 self.emit(f"# ∂E/∂{name} = Σ_t A_tᵀ G_t over its {len(mm)} uses: one matmul AᵀG")
+                A = self._stacked([_rows(f"v{a}", self.tensors[a].ndim) for a, _ in mm])
+                G = self._stacked([self._grad_rows(o) for _, o in mm])
                 terms.append(f"{A}.T @ {G}")
             if bias:
                 self.emit(f"# ∂E/∂{name} = Σ_t g_t over its {len(bias)} uses: one sum")
-                rows = _stacked([_rows(f"g{o}", self.tensors[o].ndim) for o in bias])
-                terms.append(f"add_reduce({rows}, axis=0)")
+                terms.append(f"add_reduce({self._stacked([self._grad_rows(o) for o in bias])}, axis=0)")
             self.add(s, " + ".join(terms))
         for s in self.p.leaf_slots:
             if s in self.arrived and self.p.needs_dense.get(s):
                 self.emit(f"g{s} = dense(g{s})")
+
+    def _grad_rows(self, o: int) -> str:
+        """g<o> as rows, named by the array it is: x_t W's, h_{t-1} U's and + b's g_t are one δ_t."""
+        return _rows(f"g{self.alias.get(o, o)}", self.tensors[o].ndim)
+
+    def _stacked(self, rows: list[str]) -> str:
+        """The factors of T uses as one matrix; the same rows twice (U's and W's δ_t) stacked once."""
+        if len(rows) == 1:
+            return rows[0]
+        name = self.stacks.get(tuple(rows))
+        if name is None:
+            name = self.stacks[tuple(rows)] = f"S{len(self.stacks)}"
+            self.emit(f"{name} = concatenate(({', '.join(rows)}))")
+        return name
 
     def returns(self):
         """Every slot's value and gradient (None where none arrived), and the edges' records."""
@@ -212,13 +244,34 @@ def build(program, shared=None):
     return ns["replay" if shared is None else "write_graph"], source
 
 
-def _stacked(rows: list[str]) -> str:
-    return rows[0] if len(rows) == 1 else f"concatenate(({', '.join(rows)}))"
-
-
 def _rows(var: str, ndim: int) -> str:
     """A factor as a matrix of rows: (B, T, H) -> (B·T, H); a (B, H) factor as it is."""
     return var if ndim == 2 else f"{var}.reshape(-1, {var}.shape[-1])"
+
+
+def _input_projections(program) -> dict:
+    """The matmuls x_t W of one weight W with the steps x_t = X[:, t] of one input X.
+
+    They do not depend on h_{t-1}, so all T of them are one matmul X W before the
+    time loop, as a hand-written BPTT does (`xWb = x @ W + b`); step t reads its
+    row block (X W)[:, t]. Returns {slot of x_t W: ((slot of X, slot of W), t)}.
+    """
+    kind = {s: kind for s, kind, _ in program.sources}
+    read = {}                                       # slot of x_t -> (slot of X, t)
+    for f, ins, dyn, o in program.forward_code:
+        index = getattr(f, "keywords", {}).get("index") if not dyn else None
+        if program.ops_of[o] is ops.getitem and program.tensors[ins[0]].ndim == 3 \
+                and index is not None and len(index) == 2 and index[0] == slice(None) \
+                and type(index[1]) is int:
+            read[o] = (ins[0], index[1])
+    groups = {}
+    for _f, ins, _dyn, o in program.forward_code:
+        if program.ops_of[o] is ops.matmul and ins[0] in read and kind.get(ins[1]) == "live" \
+                and program.tensors[ins[1]].ndim == 2:
+            x, t = read[ins[0]]
+            groups.setdefault((x, ins[1]), []).append((o, t))
+    return {o: (key, t) for key, uses in groups.items()
+            if len(uses) > 1 and len({t for _, t in uses}) == len(uses) for o, t in uses}
 
 
 def _slice_of(op, ndim: int, axis: int, i: int, xs) -> str:

@@ -183,7 +183,7 @@ class _Writer:
             name, terms = self.tensors[s].name, []
             if mm:
                 self.emit(f"# ∂E/∂{name} = Σ_t A_tᵀ G_t over its {len(mm)} uses: one matmul AᵀG")
-                A = self._stacked([_rows(f"v{a}", self.tensors[a].ndim) for a, _ in mm])
+                A = self._stacked([(_rows(f"v{a}", self.tensors[a].ndim), a) for a, _ in mm])
                 G = self._stacked([self._grad_rows(o) for _, o in mm])
                 terms.append(f"{A}.T @ {G}")
             if bias:
@@ -194,18 +194,31 @@ class _Writer:
             if s in self.arrived and self.p.needs_dense.get(s):
                 self.emit(f"g{s} = dense(g{s})")
 
-    def _grad_rows(self, o: int) -> str:
+    def _grad_rows(self, o: int) -> tuple[str, int]:
         """g<o> as rows, named by the array it is: x_t W's, h_{t-1} U's and + b's g_t are one δ_t."""
-        return _rows(f"g{self.alias.get(o, o)}", self.tensors[o].ndim)
+        return _rows(f"g{self.alias.get(o, o)}", self.tensors[o].ndim), o
 
-    def _stacked(self, rows: list[str]) -> str:
-        """The factors of T uses as one matrix; the same rows twice (U's and W's δ_t) stacked once."""
+    def _stacked(self, rows: list[tuple[str, int]]) -> str:
+        """The factors of T uses as one matrix; the same rows twice (U's and W's δ_t) stacked once.
+
+        The stack is a temporary no one can reach (the matmul AᵀG consumes it and
+        returns a new array), so it is written into a buffer the program keeps and
+        reuses at every replay (`out=`): the only memory a replay reuses. What a user
+        can hold (values, gradients, the loss) is always a new array.
+        """
         if len(rows) == 1:
-            return rows[0]
-        name = self.stacks.get(tuple(rows))
+            return rows[0][0]
+        key = tuple(r for r, _ in rows)
+        name = self.stacks.get(key)
         if name is None:
-            name = self.stacks[tuple(rows)] = f"S{len(self.stacks)}"
-            self.emit(f"{name} = concatenate(({', '.join(rows)}))")
+            name = self.stacks[key] = f"S{len(self.stacks)}"
+            ts = [self.tensors[s] for _, s in rows]
+            out = ""
+            if len({t.dtype for t in ts}) == 1 and len({t.shape[-1] for t in ts}) == 1:
+                n = sum(t.size // t.shape[-1] for t in ts)
+                self.ns[f"buf{name}"] = np.empty((n, ts[0].shape[-1]), ts[0].dtype)
+                out = f", out=buf{name}"
+            self.emit(f"{name} = concatenate(({', '.join(key)}){out})")
         return name
 
     def returns(self):
@@ -223,13 +236,15 @@ def graph_writer(program, shared) -> tuple[str, dict]:
 
     One line per tensor instead of a loop: at min-char-rnn scale the loop over the
     graph's ~170 tensors cost more than a tenth of the numpy step. `shared` are the
-    slots whose gradient is the very array of another (add's VJP passes g on): each
-    tensor gets its own copy, as eager backward() gives it (autograd._fit).
+    slots whose gradient is also another's, or a view of another's (add's VJP passes
+    g on, a stack's is a slice): as after eager backward(), such a tensor's `.grad`
+    becomes its own copy when first read (Tensor.grad), so no copy is made for a
+    gradient nobody looks at, and a write into one never changes another.
     """
     lines, ns = ["def write_graph(v, g, e):"], {}
     for t, s in program.write_back:
         ns[f"n{s}"] = t
-        lines.append(f"    n{s}._data, n{s}.grad = v[{s}], g[{s}]{'.copy()' if s in shared else ''}")
+        lines.append(f"    n{s}._data, n{s}._grad, n{s}._shared = v[{s}], g[{s}], {s in shared}")
     for o, *_ in program.backward_code if program.record else ():
         ns[f"n{o}"] = program.tensors[o]
         lines.append(f"    n{o}.edge_grads = e[{o}]")

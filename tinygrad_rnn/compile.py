@@ -28,6 +28,7 @@ step once and compares every gradient with the eager one before trusting it.
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 
 import numpy as np
@@ -37,6 +38,7 @@ from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _RECORD_EDGES, get_defau
 from .rng import generator
 from .tensor import Tensor
 
+_REPLAYING = threading.Lock()
 MAX_PROGRAMS = 8          # shapes seen before a compiled step falls back to eager, as torch's limit
 
 # detach() is an op to the tape: forward the identity, and no gradient flows back.
@@ -425,16 +427,10 @@ class _Program:
                 return False
         return True
 
-    def _own(self, grads):
-        if self.shared_grads:
-            grads = list(grads)
-            for s in self.shared_grads:
-                grads[s] = grads[s].copy()
-        return grads
-
     def replay(self, args):
-        vals, grads, edges = self.replay_fn(args)
-        self.write_graph(vals, grads, edges)
+        with _REPLAYING:                  # the reused stacks (codegen._stacked): one replay at a time
+            vals, grads, edges = self.replay_fn(args)
+            self.write_graph(vals, grads, edges)
         self._write_back(grads, args)
         for obj, attrs in self.effects:          # e.g. rnn.states: this replay's h_t, not a stale pass's
             for name, value in attrs.items():
@@ -445,7 +441,7 @@ class _Program:
         """What fn returned, as new Tensors holding this step's values (no graph: see .graph).
         Each call's are its own, so a list of earlier losses keeps their values."""
         out = tuple(Tensor(vals[self.slot_of[id(t)]], name=t.name) for t in self.outputs)
-        out[0].grad = loss_grad
+        out[0]._grad, out[0]._shared = loss_grad, True         # the graph's loss holds it too
         return out if self.many else out[0]
 
     def _write_back(self, grads, args):
@@ -472,16 +468,10 @@ class _Program:
         self.run(args)                             # the interpreter: learns what codegen needs
         self.replay_fn, self.code = codegen.build(self)
         vals, grads, edges = self.replay_fn(args)
-        seen, self.shared_grads = set(), set()     # an identity VJP (add) passes one array on:
-        for s, g in enumerate(grads):              # those slots get a copy, each its own .grad
-            if g is not None:
-                if id(g) in seen:
-                    self.shared_grads.add(s)
-                seen.add(id(g))
+        self.shared_grads = _sharing(grads, self.slot_of[id(self.root)])
         self.write_graph, writer = codegen.build(self, self.shared_grads)
         self.code += "\n" + writer
         self.live_slots = [(t, self.slot_of[id(t)]) for t, _, _ in self.live_params]
-        grads = self._own(grads)
         tol = _tolerance(self.root.dtype)
         for s, g in enumerate(grads):
             t = self.tensors[s]
@@ -516,8 +506,9 @@ class _Program:
         if self.trusted:
             for t, _, _ in self.live_params:
                 s = self.slot_of[id(t)]
-                if grads[s] is not None:
-                    t.grad = grads[s] if fresh.get(s) else before[id(t)] + grads[s]
+                g = grads[s].copy() if s in self.shared_grads else grads[s]
+                if g is not None:
+                    t.grad = g if fresh.get(s) else before[id(t)] + g
             self.write_graph(vals, grads, edges)
 
     def can_replay(self) -> bool:
@@ -535,6 +526,20 @@ class _Program:
 def _buffer(a: np.ndarray):
     """Where a contiguous array's numbers live: two arrays with the same are reshapes of each other."""
     return (a.ctypes.data, a.size, a.dtype.str) if a.flags.c_contiguous else None
+
+
+def _sharing(grads, root: int) -> set:
+    """Slots whose gradient array is also another slot's, or a view of one, or viewed
+    by one (add's VJP passes g on, a stack's share is a slice of g), and the loss's
+    (the returned loss holds it too): their tensors copy it when first read."""
+    count, bases = {}, set()
+    for g in grads:
+        if isinstance(g, np.ndarray):
+            count[id(g)] = count.get(id(g), 0) + 1
+            if g.base is not None:
+                bases.add(id(g.base))
+    return {s for s, g in enumerate(grads) if isinstance(g, np.ndarray)
+            and (count[id(g)] > 1 or g.base is not None or id(g) in bases)} | {root}
 
 
 def _plus(a, b):

@@ -1,0 +1,63 @@
+"""What a replay hands out is never changed behind the user's back.
+
+The replay reuses memory only for temporaries no one can reach (the stacked factors
+of a shared weight, consumed by one matmul); every value, gradient and loss it
+exposes is a new array, and gradients shared between graph tensors (add's VJP
+passes g on) become a tensor's own copy when first read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tinygrad_rnn as tg
+from tests.test_compile import Model, batches
+
+
+def _replayed(kind="rnn", n=3):
+    model = Model(kind)
+    step = tg.compile(model.step)
+    with tg.record_edge_grads(False):
+        for x, y in batches(n):
+            model.zero_grad()
+            step(x, y)
+    return model, step
+
+
+def test_values_held_from_one_replay_survive_the_next():
+    model, step = _replayed()
+    held = {"loss": step.graph.data, "states": [s.data for s in model.rnn.states],
+            "dh": [s.grad for s in model.rnn.states], "params": [p.grad for p in model.parameters()]}
+    copies = {k: [np.array(a) for a in (v if isinstance(v, list) else [v])] for k, v in held.items()}
+    with tg.record_edge_grads(False):
+        for x, y in batches(2, seed=7):                 # other batches: every number changes
+            model.zero_grad()
+            step(x, y)
+    for k, v in held.items():
+        for a, c in zip(v if isinstance(v, list) else [v], copies[k]):
+            np.testing.assert_array_equal(a, c, err_msg=k)
+    assert not np.allclose(model.rnn.states[0].grad, copies["dh"][0], rtol=0, atol=0)
+
+
+def test_a_write_into_one_gradient_never_changes_another_tensors():
+    _, step = _replayed()
+    grads = {id(t): t._grad for t in step.graph_tensors() if t._grad is not None}
+    sharing = [t for t in step.graph_tensors()
+               if t._grad is not None and sum(g is t._grad for g in grads.values()) > 1]
+    assert len(sharing) >= 3                            # x_t W, h U, their sum: one δ_t
+    a, b = sharing[0], next(t for t in sharing[1:] if t._grad is sharing[0]._grad)
+    before = np.array(b._grad)
+    a.grad[...] = 123.0                                 # the first read made it a's own copy
+    np.testing.assert_array_equal(b.grad, before)
+
+
+def test_the_reused_stacks_are_no_one_elses_memory():
+    model, step = _replayed("lstm")
+    buffers = [v for k, v in step.programs[next(iter(step.programs))].replay_fn.__globals__.items()
+               if k.startswith("buf")]
+    assert buffers                                       # the stacked factors of the shared weights
+    reachable = [t._data for t in step.graph_tensors()] + [t._grad for t in step.graph_tensors()] \
+        + [p.grad for p in model.parameters()]
+    for buf in buffers:
+        for a in reachable:
+            assert a is None or not np.shares_memory(a, buf)

@@ -120,7 +120,7 @@ def test_elision_at_op_level_merges_the_hidden_steps():
     assert clusters == ["t = 1", "t = 2", "t = 11", "t = 12"]
     [uid] = node_by_label(nodes, "U")
     labels = [a["label"] for s, _, a in edges if s == uid]
-    assert len(labels) == 5 and sum("8 edges" in x for x in labels) == 1
+    assert len(labels) == 5 and sum("k=3…10" in x for x in labels) == 1     # the 8 hidden shares, summed
 
 
 def test_a_too_big_op_graph_says_what_to_do_instead():

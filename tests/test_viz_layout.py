@@ -165,3 +165,39 @@ def test_two_chunks_of_one_layer_continue_its_row():
     doc = json.loads(g.pipe(format="json"))
     lefts = [float(o["bb"].split(",")[0]) for o in doc["objects"] if o.get("name", "").startswith("cluster")]
     assert lefts == sorted(lefts) and len(lefts) == 4        # rnn t=1, t=2, then rnn (2) t=1, t=2
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_an_elided_unroll_stays_one_row_and_its_marker_takes_the_hidden_shares_summed(cell):
+    T, k = 10, 2
+    loss = ours(cell, T)
+    g = viz.draw_graph(loss, elide=k)
+    text = g.pipe(format="json")
+    report = measure(text)
+    assert report.step_spread == 0 and report.step_sizes == 1 and report.labels_misplaced == 0
+    doc = json.loads(text)
+    names = {o["_gvid"]: o for o in doc["objects"]}
+    boxes = {o["label"]: [float(v) for v in o["bb"].split(",")] for o in doc["objects"]
+             if o.get("name", "").startswith("cluster")}
+    assert list(boxes) == ["t = 1", "t = 2", "t = 9", "t = 10"]
+    [mark] = [o for o in doc["objects"] if o.get("name", "").startswith("elided")]
+    x, y = (float(v) for v in mark["pos"].split(","))
+    assert boxes["t = 2"][2] < x < boxes["t = 9"][0] and boxes["t = 2"][1] < y < boxes["t = 2"][3]
+    full = op_picture(ours(cell, T))                                # the same task, nothing elided
+    step = {n.id: n.step for n in full.nodes}
+    for n in op_picture(loss).nodes:
+        if n.kind != "param" or n.label.split("\n")[0] in ("V", "c"):
+            continue
+        taps = [e for e in doc["edges"] if names[e["tail"]]["name"] == n.id]
+        assert len(taps) == 2 * k + 1                               # steps 1, 2, the marker, 9, 10
+        [into] = [e for e in taps if names[e["head"]]["name"] == mark["name"]]
+        hidden = sum(np.asarray(e.grad, dtype=np.float64) for e in full.edges
+                     if e.src == n.id and k < step[e.dst][1] <= T - k)
+        assert "k=3…8" in into["label"]
+        np.testing.assert_allclose(float(re.search(r"(\d\.\d\de[-+]\d\d)", into["label"]).group(1)),
+                                   np.linalg.norm(hidden), rtol=5e-3)
+        bus = [e for e in doc["edges"] if e["id"].startswith(f"xbus{n.dom_id}_")]
+        assert len(bus) == 2 * k + 1 and names[bus[-1]["head"]]["name"] == n.id
+        np.testing.assert_allclose(float(re.search(r"(\d\.\d\de[-+]\d\d)", bus[-1]["label"]).group(1)),
+                                   np.linalg.norm(loss_param(loss, n.label.split("\n")[0]).grad), rtol=5e-3)
+    assert report.crossings < measure_graph(viz.draw_graph(loss, elide=k, layout="dot")).crossings

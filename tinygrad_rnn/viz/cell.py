@@ -175,7 +175,8 @@ def _elided_node(nid, hidden, nodes, lane) -> Node:
         text += f"\n‖∂E/∂h_t‖ from {fmt_norm(min(norms))}\nto {fmt_norm(max(norms))}"
     ports = tuple(sorted({p for n in inside for p in n.ports}))
     return Node(nid, "elided", text, f"{len(hidden)} time steps not drawn", None, None, ports,
-                dom_id="x" + nid, stands_for=tuple(i for n in inside for i in n.stands_for))
+                dom_id="x" + nid, stands_for=tuple(i for n in inside for i in n.stands_for),
+                hides=(lane, hidden[0], hidden[-1]))
 
 
 def _merge_edges(edges, new_id) -> list[Edge]:
@@ -188,11 +189,13 @@ def _merge_edges(edges, new_id) -> list[Edge]:
         key = (src, dst, e.tailport, e.headport, e.kind)
         if key not in merged:
             merged[key] = Edge(src, dst, list(e.norms), e.kind, e.text, e.tooltip, e.tailport, e.headport,
-                               e.dom_id, e.stands_for)
+                               e.dom_id, e.stands_for, e.grad)
         else:
             m = merged[key]
             m.norms += e.norms
             m.stands_for += e.stands_for
+            m.grad = None if m.grad is None or e.grad is None else \
+                np.asarray(m.grad, dtype=np.float64) + np.asarray(e.grad, dtype=np.float64)   # shares summed
             m.tooltip = f"{len(m.norms)} edges drawn as one: ‖·‖ from {fmt_norm(min(m.norms))} " \
                         f"to {fmt_norm(max(m.norms))}" if m.norms else m.tooltip
     return list(merged.values())

@@ -69,7 +69,7 @@ def place_labels(curves: dict, texts: dict, boxes: list) -> dict:
     segs = np.concatenate([np.hstack([curves[k][:-1], curves[k][1:]]) for k in keys])
     owner = np.concatenate([np.full(len(curves[k]) - 1, j) for j, k in enumerate(keys)])
     rects = np.array(boxes) if boxes else np.zeros((0, 4))
-    placed = {}
+    placed, taken = {}, []
     for j, k in enumerate(keys):
         if k not in texts:
             continue
@@ -101,8 +101,12 @@ def place_labels(curves: dict, texts: dict, boxes: list) -> dict:
                         hit = ((rects[:, 0] < c[0] + w / 2) & (rects[:, 2] > c[0] - w / 2) &
                                (rects[:, 1] < c[1] + h / 2) & (rects[:, 3] > c[1] - h / 2)).any()
                         score -= 60.0 if hit else 0.0
+                    if any(abs(c[0] - p[0]) < (w + q[0]) / 2 and abs(c[1] - p[1]) < (h + q[1]) / 2
+                           for p, q in taken):
+                        score -= 40.0                             # on a label placed before it
                     score -= abs(frac - 0.5) * 4
                     if score > best_score:
                         best, best_score = (float(c[0]), float(c[1])), score
         placed[k] = best
+        taken.append((best, (w, h)))
     return placed

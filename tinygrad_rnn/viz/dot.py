@@ -122,7 +122,7 @@ def to_digraph(pic: Picture, title: str | None = None, legend: bool = True,
     repeated in a row), anything else laid out by dot (time left to right, one cluster per step)."""
     if scale is None:
         scale = LogScale([n for e in pic.edges if e.kind == "grad" for n in e.norms])
-    if row and not any(n.kind in ("cell", "elided") for n in pic.nodes):
+    if row and not any(n.kind == "cell" for n in pic.nodes):
         from .fixed import fixed_digraph
         g = fixed_digraph(pic, scale, title, legend)
         if g is not None:

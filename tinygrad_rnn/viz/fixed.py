@@ -16,7 +16,7 @@ from __future__ import annotations
 from .curves import bezier, place_labels, sample
 from .dot import NODE_STYLE, Graph, _text, edge_style, legend_table
 from .graph import Edge, Node, Picture
-from .labels import fmt_norm, html_text, plain_width, step_title
+from .labels import fmt_norm, html_text, norm, plain_width, step_title
 from .layout import LABEL_H, Drawing, layout, text_size
 
 TITLE_FS, SMALL_FS, EDGE_FS = 11.0, 9.0, 9.0
@@ -71,12 +71,13 @@ def fixed_digraph(pic: Picture, scale, title: str | None, legend: bool) -> Graph
     if d is None:
         return None
     curves, texts, splines = {}, {}, {}
+    summed = _summed_taps(pic, d)
     for i, pts in d.routes.items():
         ctrl, tip = bezier(pts)
         splines[("e", i)] = (ctrl, tip)
         curves[("e", i)] = sample(ctrl, tip)
-        if edge_text(pic.edges[i]):
-            texts[("e", i)] = label_size(edge_text(pic.edges[i]))
+        if summed.get(i, edge_text(pic.edges[i])):
+            texts[("e", i)] = label_size(summed.get(i, edge_text(pic.edges[i])))
     for b in d.buses:                                   # the bus: junction -> junction -> weight
         stops = b.xs + [d.pos[b.weight][0] - d.size[b.weight][0] / 2]
         for k in range(len(b.xs)):
@@ -110,7 +111,7 @@ def fixed_digraph(pic: Picture, scale, title: str | None, legend: bool) -> Graph
             _node(g, n, d, flip)
     for i, e in enumerate(pic.edges):
         if i in d.routes:
-            _edge(g, e, splines[("e", i)], where.get(("e", i)), scale, flip)
+            _edge(g, e, splines[("e", i)], where.get(("e", i)), scale, flip, summed.get(i))
     for b in d.buses:
         _bus(g, pic, d, b, splines, where, scale, flip)
     if title:
@@ -136,18 +137,38 @@ def _spline(ctrl, tip, flip) -> str:
     return f"e,{flip(*tip)} " + " ".join(flip(x, y) for x, y in ctrl)
 
 
-def _edge(g, e: Edge, spline, at, scale, flip) -> None:
+def _summed_taps(pic: Picture, d: Drawing) -> dict[int, str]:
+    """A weight's tap into an elided-steps marker carries the hidden steps' shares summed:
+    label it ‖Σ_{k=a…b} share_k‖; a state's edges into the marker, drawn as one, carry their
+    shares summed too (the single norms stay in the tooltip)."""
+    marks = {n.id: n.hides for n in pic.nodes if n.kind == "elided" and n.hides}
+    taps = {i for b in d.buses for i in b.edges}
+    out = {}
+    for i, e in enumerate(pic.edges):
+        if e.grad is None or not (e.src in marks or e.dst in marks):
+            continue
+        if i in taps:
+            _, lo, hi = marks[e.dst]
+            out[i] = f"Σ_{{k={lo}…{hi}}} {fmt_norm(norm(e.grad))}"
+        elif len(e.norms) > 1:                      # a state's uses in the next step, drawn as one
+            out[i] = fmt_norm(norm(e.grad))
+    return out
+
+
+def _edge(g, e: Edge, spline, at, scale, flip, summed: str | None = None) -> None:
+    norms = [norm(e.grad)] if summed else e.norms
     attrs = dict(tooltip=_text(e.tooltip) if e.tooltip else " ",
                  id=e.dom_id or f"x{e.src}_{e.dst}", pos=_spline(*spline, flip),
-                 **edge_style(e.norms, e.kind, scale))
-    text = edge_text(e)
+                 **edge_style(norms, e.kind, scale))
+    text = summed or edge_text(e)
     if text and at is not None:
-        attrs.update(label=_text(text), lp=flip(*at))
+        attrs.update(label=f"<{html_text(text)}>" if summed else _text(text), lp=flip(*at))
     g.edge(e.src, e.dst, **attrs)
 
 
 def _sum_text(pic, d, b, k) -> str:
-    t = pic.nodes[[n.id for n in pic.nodes].index(pic.edges[b.edges[k]].dst)].step[1]
+    n = pic.nodes[[n.id for n in pic.nodes].index(pic.edges[b.edges[k]].dst)]
+    t = n.hides[2] if n.hides else n.step[1]
     return f"Σ_{{k≤{t}}} {fmt_norm(b.sums[k])}"
 
 

@@ -39,6 +39,7 @@ class Node:
     dom_id: str = ""                        # SVG id: t<k> for a tensor, x... for a synthetic box
     stands_for: tuple[str, ...] = ()        # the tensor ids drawn in it (a cell box: its step's)
     role: str = ""                          # what it is in its step ("h_t", "matmul"): equal across steps
+    hides: tuple = ()                       # an elided node: (lane, first t, last t) it stands for
 
 
 @dataclass

@@ -44,6 +44,7 @@ CHUNK_GAP = 170     # between two chunks of one layer in a row (room for the det
 BUS_FIRST = 40      # box border to the nearest bus (a tap's label sits in between)
 BUS_STEP = 24       # between two buses (a weight's box fits between)
 TAP_SPREAD = 8      # several taps into one node: this far apart
+MARK_TAP = 100      # taps into an elided-steps marker: this far apart (each carries a label)
 LABEL_H = 11
 
 
@@ -80,14 +81,14 @@ def text_size(lines: list[tuple[str, float]]) -> tuple[float, float]:
 # ---- the whole picture ------------------------------------------------------------------
 def layout(pic: Picture, sizes: dict[str, tuple[float, float]]) -> Drawing | None:
     """Positions for every node and a route for every edge, or None if there are no time steps."""
-    if not any(n.step for n in pic.nodes) or any(n.kind == "elided" for n in pic.nodes):
+    if not any(n.step for n in pic.nodes):
         return None
     return _Row(pic, sizes).d
 
 
 class _Row:
     def __init__(self, pic: Picture, sizes):
-        self.pic, self.sizes, self.d = pic, sizes, Drawing()
+        self.pic, self.sizes, self.d = pic, dict(sizes), Drawing()
         self.nodes = {n.id: n for n in pic.nodes}
         self.step = {n.id: n.step for n in pic.nodes if n.step}
         self.outs = defaultdict(list)
@@ -96,10 +97,11 @@ class _Row:
         self._classify()
         self.side = {}                                        # weight -> -1 above / +1 below
         self.cells = {lane: self._template(lane) for lane in self.lanes}
+        self._widen_marks()
         self._rows()
         for nid in self.nodes:
             if nid not in self.d.hidden:
-                self.d.size[nid] = sizes[nid]
+                self.d.size[nid] = self.sizes[nid]
         self._heads()
         self._tail()
         self._buses()
@@ -116,7 +118,9 @@ class _Row:
                 d.hidden.add(n.id)
         self.buses = [n.id for n in pic.nodes if n.kind == "param" and not n.step
                       and any(pic.edges[i].dst in step for i in self.outs[n.id])]
-        free = [n.id for n in pic.nodes if not n.step and n.id not in d.hidden and n.id not in self.buses]
+        self.marks = {n.id: n.hides for n in pic.nodes if n.kind == "elided" and n.hides}   # elided steps
+        free = [n.id for n in pic.nodes if not n.step and n.id not in d.hidden and n.id not in self.buses
+                and n.id not in self.marks]
         self.head = [i for i in free if self.outs[i] and all(pic.edges[k].dst in step for k in self.outs[i])]
         self.tail = [i for i in free if i not in self.head]
         self.lanes = list(dict.fromkeys(n.step[0] for n in pic.nodes if n.step))
@@ -183,6 +187,15 @@ class _Row:
                 self.side[w] = cell.side(users[0])
         return cell, tpl, reverse > 0
 
+    def _widen_marks(self):
+        """An elided-steps marker is as wide as the labelled taps it takes from one side need."""
+        for m in self.marks:
+            ends = [self.side.get(self.pic.edges[i].src, 1) for i, e in enumerate(self.pic.edges)
+                    if e.dst == m and e.src in self.buses]
+            n = max(ends.count(-1), ends.count(1))
+            w, h = self.sizes[m]
+            self.sizes[m] = (max(w, n * MARK_TAP), h)
+
     # -- the rows of boxes -------------------------------------------------------------
     def _rows(self):
         """One row of boxes per layer; the chunks of one layer ("rnn", "rnn (2)": truncated BPTT
@@ -220,9 +233,13 @@ class _Row:
         cell, tpl, rev = self.cells[lane]
         bw, bh = cell.width + 2 * PAD, cell.height + 2 * PAD + TITLE
         ts = self.times[lane]
+        mark = next((m for m, h in self.marks.items() if h[0] == lane), None)
+        gap = next((j for j in range(len(ts) - 1) if ts[j + 1] > ts[j] + 1), None) if mark else None
+        mw = self.sizes[mark][0] + BOX_GAP if gap is not None else 0.0      # room for the marker
         for j, t in enumerate(ts):
             col = len(ts) - 1 - j if rev else j
-            x0 = x_start + col * (bw + BOX_GAP)
+            x0 = x_start + col * (bw + BOX_GAP) + (mw if gap is not None and col > (
+                len(ts) - 2 - gap if rev else gap) else 0.0)
             box = (x0, top, x0 + bw, top + bh)
             d.boxes.append(((lane, t), box))
             self.box_of[(lane, t)] = box
@@ -235,7 +252,12 @@ class _Row:
             for k, nid in enumerate(extra):                   # a node the template lacks: under the box
                 d.pos[nid] = (x0 + PAD + 40 + 90 * k, top + bh + 24)
             self.right = max(self.right, x0 + bw)
-        return x_start + len(ts) * (bw + BOX_GAP) - BOX_GAP
+        if gap is not None:                           # the elided steps: one marker between their neighbours
+            col = len(ts) - 2 - gap if rev else gap
+            ys = [cell.y[k] for k in cell.links if k[0] == "out"] or [cell.height / 2]
+            d.pos[mark] = (x_start + (col + 1) * (bw + BOX_GAP) + self.sizes[mark][0] / 2,
+                           top + PAD + TITLE + sum(ys) / len(ys))
+        return x_start + len(ts) * (bw + BOX_GAP) - BOX_GAP + mw
 
     def tmap_role(self, w, tpl):
         """The template node a weight's first use in a step is (to know where its taps sit)."""
@@ -288,14 +310,17 @@ class _Row:
     def _buses(self):
         """Each weight at the right end of its bus; a junction under (over) each op it feeds."""
         pic, d = self.pic, self.d
+        at_mark = self._mark_taps()
         for w in self.buses:
-            taps = [i for i in self.outs[w] if pic.edges[i].dst in self.step]
+            taps = [i for i in self.outs[w] if pic.edges[i].dst in self.step or pic.edges[i].dst in d.pos
+                    and pic.edges[i].dst in self.marks]
             count, seen, xs = defaultdict(int), defaultdict(int), []
             for i in taps:
                 count[pic.edges[i].dst] += 1
             for i in taps:
                 v = pic.edges[i].dst
-                xs.append(d.pos[v][0] + (seen[v] - (count[v] - 1) / 2) * TAP_SPREAD)
+                xs.append(at_mark[i] if i in at_mark else
+                          d.pos[v][0] + (seen[v] - (count[v] - 1) / 2) * TAP_SPREAD)
                 seen[v] += 1
             pairs = sorted(zip(xs, taps))
             running, sums = None, []
@@ -309,6 +334,21 @@ class _Row:
             wide = max(d.size[v][0] for v in self.buses)
             d.pos[w] = (self.right + 24 + self.bus_rank[w] * (wide + 12) + wide / 2, y)
             d.buses.append(Bus(w, y, [x for x, _ in pairs], [i for _, i in pairs], sums))
+
+    def _mark_taps(self) -> dict[int, float]:
+        """Where each weight's tap meets an elided-steps marker: spread along its top (bottom) side,
+        the nearest bus's tap rightmost, as in the boxes."""
+        pic, d, at = self.pic, self.d, {}
+        for m in self.marks:
+            if m not in d.pos:
+                continue
+            for side in (-1, 1):
+                taps = sorted((i for w in self.buses if self.side.get(w, 1) == side for i in self.outs[w]
+                               if pic.edges[i].dst == m), key=lambda i: -self.bus_rank[pic.edges[i].src])
+                step = MARK_TAP
+                for k, i in enumerate(taps):
+                    at[i] = d.pos[m][0] + (k - (len(taps) - 1) / 2) * step
+        return at
 
     # -- edges -------------------------------------------------------------------------------
     def _routes(self):
@@ -327,6 +367,10 @@ class _Row:
                 d.routes[i] = self._inner(e, a)
             elif s_dst:
                 d.routes[i] = self._entering(e, s_dst)
+            elif a and e.dst in self.marks:             # into the elided steps, as h_t leaves for t+1
+                b = d.pos[e.dst]
+                d.routes[i] = [(d.pos[e.src][0] + d.size[e.src][0] / 2, d.pos[e.src][1]),
+                               *self._out_path(e.src, a, True), (b[0] - d.size[e.dst][0] / 2, b[1])]
             elif a:
                 d.routes[i] = self._leaving(e, a)
             elif e.src in self.tail and e.dst in self.tail:

@@ -11,7 +11,8 @@ The second table measures the pictures themselves (tinygrad_rnn.viz.measure, fro
 the drawn splines of Graphviz's -Tjson layout): edge crossings, edge labels nearer
 another edge than their own, size, and the vertical spread of the step boxes, for
 the RNN T=6, LSTM T=4 and GRU T=4 op graphs, beside torchviz's make_dot of the
-same PyTorch models when torch and torchviz are installed.
+same PyTorch models when torch and torchviz are installed, and of two elided
+unrolls (RNN T=40 and GRU T=10, elide=2) beside dot's layout of the same picture.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ CASES = [
     ("LSTM T=1000, cell, elide=5",    "lstm", 1000, "cell", 5,   None),
     ("RNN T=100, op, elide=3",        "rnn",  100, "op",   3,    None),
 ]
+
+
+ELIDED = (("rnn", 40, 2), ("gru", 10, 2))     # (cell, T, steps kept at each end)
 
 
 def loss_of(cell: str, T: int, H: int = 16, B: int = 4, D: int = 8):
@@ -103,6 +107,11 @@ def print_layouts() -> None:
             print(f"{f'{cell.upper()} T={T}, torchviz make_dot':<30} {theirs.row()}")
     if not have_torchviz:
         print("(torchviz rows: pip install torchviz==0.0.3 and torch)")
+    for cell, T, k in ELIDED:                     # elided unrolls: the row layout beside dot's
+        loss = ours(cell, T)
+        for layout in ("row", "dot"):
+            report = measure_graph(viz.draw_graph(loss, elide=k, layout=layout))
+            print(f"{f'{cell.upper()} T={T} elide={k}, {layout}':<30} {report.row()}")
 
 
 if __name__ == "__main__":

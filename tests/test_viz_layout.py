@@ -16,7 +16,7 @@ import tinygrad_rnn as tg
 from benchmarks.render_models import MODELS, ours, torchviz_graph
 from tinygrad_rnn import viz
 from tinygrad_rnn.viz.graph import op_picture
-from tinygrad_rnn.viz.measure import measure, measure_graph
+from tinygrad_rnn.viz.measure import crossings_between, measure, measure_graph, parse
 
 
 @pytest.fixture(scope="module", params=MODELS, ids=[c for c, _ in MODELS])
@@ -88,6 +88,25 @@ def test_a_shared_weight_is_one_bus_whose_taps_are_its_real_edges(drawn):
         sums = [float(re.search(r"(\d\.\d\de[-+]\d\d)", e["label"]).group(1)) for e in bus]
         w = loss_param(loss, n.label.split("\n")[0])
         np.testing.assert_allclose(sums[-1], np.linalg.norm(w.grad), rtol=5e-3)   # the total
+
+
+def test_buses_on_one_side_cross_no_more_than_they_must(drawn):
+    """Two weights' buses on one side of the row cross at least T - 1 times, however they are
+    drawn: the nearer bus and its T taps cut that side into T regions, one tap of the farther
+    weight in each. The layout meets that floor exactly, and its buses cross nothing else."""
+    cell, T, loss, g, text = drawn
+    layout, doc = parse(text), json.loads(text)
+    names = {o["_gvid"]: o["name"] for o in doc["objects"]}
+    buses = [e for e in layout.edges if e["id"].startswith("xbus")]
+    weights = {names[e["head"]] for e in buses if names[e["head"]] in {n.id for n in op_picture(loss).nodes}}
+    taps = [e for e in layout.edges if names[e["tail"]] in weights]
+    middle = np.mean([(b[1] + b[3]) / 2 for _, b in layout.boxes])
+    above = sum(1 for w in weights if next(e for e in buses if names[e["head"]] == w)["line"][0][1] > middle)
+    below = len(weights) - above                                    # (-Tjson's y points up)
+    floor = (T - 1) * (above * (above - 1) + below * (below - 1)) // 2
+    assert sum(crossings_between(t["line"], b["line"]) for t in taps for b in buses) == floor
+    others = [e for e in layout.edges if e not in buses and e not in taps]
+    assert sum(crossings_between(o["line"], b["line"]) for o in others for b in buses) == 0
 
 
 def loss_param(loss, name):

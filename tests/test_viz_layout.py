@@ -124,7 +124,7 @@ def test_ids_follow_the_viewer_contract(drawn):
     assert sum(1 for i in ids if i.startswith("e")) == sum(1 for e in op_picture(loss).edges)
 
 
-def test_a_lane_running_backwards_in_time_is_drawn_mirrored():
+def test_a_lane_running_backwards_in_time_has_its_boxes_in_that_order():
     tg.manual_seed(0)
     cell = tg.nn.RNNCell(3, 4)
     x = np.random.default_rng(0).standard_normal((2, 4, 3))
@@ -141,6 +141,13 @@ def test_a_lane_running_backwards_in_time_is_drawn_mirrored():
              if o.get("name", "").startswith("cluster")}
     assert lefts["t = 4"] < lefts["t = 3"] < lefts["t = 2"] < lefts["t = 1"]
     assert report.step_spread == 0 and report.labels_misplaced == 0
+    boxes = {o["label"]: [float(v) for v in o["bb"].split(",")] for o in doc["objects"]
+             if o.get("name", "").startswith("cluster")}
+    pos = {o["name"]: float(o["pos"].split(",")[0]) for o in doc["objects"] if "pos" in o}
+    for n in op_picture(E).nodes:                    # h_t leaves on the side of the box it feeds next
+        if n.step and re.fullmatch(r"h_[1-9]\d*", n.label.split("\n")[0]):
+            x0, _, x1, _ = boxes[f"t = {n.step[1]}"]
+            assert pos[n.id] > (x0 + x1) / 2, n.label
 
 
 def test_a_shared_scale_colours_alike_and_says_so():

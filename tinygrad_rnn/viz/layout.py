@@ -13,7 +13,8 @@ row. That is what this module computes (Graphviz then only draws it, with
    and leave, so h_{t-1} comes in where h_t goes out: the lane runs straight;
 2. every step box is a copy of the template, in one row (a second lane of
    the same graph, a later chunk or a second layer, in a row below; a lane
-   whose states run from t+1 to t is mirrored, so time still reads along it);
+   whose states run from t+1 to t has its boxes in that order, t = T on
+   the left, so its states too run left to right, box to box);
 3. a weight every step uses is drawn once, at the end of a bus: a line
    above or below the row that collects each step's share through a short
    vertical tap (the real edge W -> op, carrying `edge_grads`) and carries the
@@ -269,10 +270,8 @@ class _Row:
 
     def to_box(self, s, p):
         """A template point (box-local) in step s's box."""
-        cell, _, rev = self.cells[s[0]]
         box = self.box_of[s]
-        x = p[0] if not rev else cell.width - p[0]
-        return (box[0] + PAD + x, box[1] + PAD + TITLE + p[1])
+        return (box[0] + PAD + p[0], box[1] + PAD + TITLE + p[1])
 
     # -- outside the row -----------------------------------------------------------------
     def _heads(self):
@@ -285,7 +284,7 @@ class _Row:
             box = self.box_of[s]
             x, y = self.to_box(s, (0.0, y))
             left = box[0] - 24 - self.d.size[h][0] / 2
-            self.d.pos[h] = (left if not self.cells[s[0]][2] else box[2] + 24 + self.d.size[h][0] / 2, y)
+            self.d.pos[h] = (left, y)
 
     def _tail(self):
         """Readout and loss: a small layered layout of their own, right of the row."""
@@ -388,11 +387,10 @@ class _Row:
 
     def _entering(self, e, s):
         """Into step s from outside it (h_{t-1}, h_0): through the border, then the cell's own path."""
-        cell, _, rev = self.cells[s[0]]
+        cell = self.cells[s[0]][0]
         d, key, v = self.d, self.cset(e.src, s), self.tmap.get(e.dst)
         a, b = d.pos[e.src], d.pos[e.dst]
-        box = self.box_of[s]
-        forward = a[0] < box[0] + 1 if not rev else a[0] < box[2]
+        forward = a[0] < self.box_of[s][0] + 1
         start = (a[0] + d.size[e.src][0] / 2, a[1]) if forward else (a[0] - d.size[e.src][0] / 2, a[1])
         pts = [start]
         src_s = self.step.get(e.src)
@@ -404,8 +402,7 @@ class _Row:
                 if x == key and y == v:
                     pts += [self.to_box(s, (cell.x[m], cell.y[m])) for m in dummies]
                     break
-        stop = (b[0] - d.size[e.dst][0] / 2, b[1]) if not rev else (b[0] + d.size[e.dst][0] / 2, b[1])
-        return pts + [stop]
+        return pts + [(b[0] - d.size[e.dst][0] / 2, b[1])]
 
     def _leaving(self, e, s):
         """From a step to the readout: out through the right border, as h_t leaves for step t+1."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,7 +79,21 @@ def test_sum_vs_mean_the_sums_gradient_grows_with_T_and_gets_clipped(tmp_path):
     assert (tmp_path / "sum_vs_mean.png").stat().st_size > 10_000
 
 
+def test_examples_md_has_an_entry_for_every_example():
+    """Each script with a `Run:  python examples/NAME.py` line gets a section, a timing row and its source."""
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "examples.md").read_text(encoding="utf-8")
+    names = sorted(f.stem for f in (root / "examples").glob("*.py")
+                   if f"python examples/{f.stem}.py" in f.read_text(encoding="utf-8"))
+    assert {"gru_vs_rnn", "eigen_alignment", "sum_vs_mean", "char_rnn"} <= set(names)
+    for name in names:
+        assert f"{{#{name}}}" in page, f"docs/examples.md has no section {{#{name}}}"
+        assert f"| [{name}](#{name}) " in page, f"docs/examples.md: no timing row for {name}"
+        assert f'--8<-- "examples/{name}.py"' in page, f"docs/examples.md does not include examples/{name}.py"
+
+
 def test_the_numbers_gru_md_and_bptt_md_quote_from_the_full_runs(tmp_path):
+    # quoted on docs/examples.md too
     from examples import gru_vs_rnn, sum_vs_mean
     r = gru_vs_rnn.main(["--out", str(tmp_path)])                     # T = 60, as on the page
     reach = [r["reach"][k] for k in gru_vs_rnn.MODELS]

@@ -79,6 +79,22 @@ def test_sum_vs_mean_the_sums_gradient_grows_with_T_and_gets_clipped(tmp_path):
     assert (tmp_path / "sum_vs_mean.png").stat().st_size > 10_000
 
 
+def test_relu_counterexample_grows_6e5_with_rho_095_and_a_bounded_state(tmp_path):
+    # docs/vanishing.md, "ReLU: the activity pattern picks a different matrix at every step" (the same run)
+    r = run("relu_counterexample", tmp_path)
+    t = r["t"]
+    np.testing.assert_allclose([r["rho"], r["norm"]], [0.95, 2.73], atol=0.005)
+    np.testing.assert_allclose(r["relu"][60], 6.13e5, rtol=1e-3)                  # the page's T - k = 60
+    assert np.all(r["relu"][10::10] > r["relu"][:-10:10])                        # grows every 10 steps
+    assert np.all(r["relu"] <= r["norm"] ** t * (1 + 1e-9))                      # under ‖U‖₂^t
+    even = t % 2 == 0                                                            # U² = 0.9025 I
+    np.testing.assert_allclose(r["linear"][even], 0.95 ** t[even], rtol=1e-9)
+    np.testing.assert_allclose(r["linear"][~even], 0.95 ** (t[~even] - 1) * r["norm"], rtol=1e-9)
+    hs = r["states"]
+    assert 0 <= hs.min() and hs.max() <= 1 + 1e-12 and np.all((hs[1:] > 0).sum(axis=1) == 1)
+    assert (tmp_path / "relu_counterexample.png").stat().st_size > 10_000
+
+
 def test_examples_md_has_an_entry_for_every_example():
     """Each script with a `Run:  python examples/NAME.py` line gets a section, a timing row and its source."""
     root = Path(__file__).resolve().parent.parent

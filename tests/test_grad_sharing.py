@@ -302,3 +302,27 @@ def test_random_view_chains_isolated_and_match_torch(ops, record):
                 if e0 is not None:
                     np.testing.assert_array_equal(e, e0)
         victim.grad = grads[i].copy()
+
+
+def test_param_edge_grads_gives_arrays_of_their_own():
+    """Its values were the records themselves (an in-place write changed the picture) or, for two
+    uses in one scope, a lazy sum that a later `+` extended in place."""
+    from tinygrad_rnn.analysis import param_edge_grads
+    rng = np.random.default_rng(8)
+    W = tg.Tensor(rng.normal(size=(3, 4)), requires_grad=True, name="W")
+    x = tg.Tensor(rng.normal(size=(2, 3)))
+    with tg.record_edge_grads():
+        with tg.scope("s"):
+            y = x @ W + (x * 2.0) @ W
+        z = y + (x * 3.0) @ W
+        loss = (z * z).sum()
+        loss.backward()
+    records = [np.array(t.edge_grads[1]) for t in tg.autograd.walk(loss) if t.op == "matmul"]
+    parts = param_edge_grads(loss, W)
+    assert all(type(v) is np.ndarray for v in parts.values())
+    np.testing.assert_allclose(sum(parts.values()), W.grad, **TOL)
+    for v in parts.values():
+        v *= 0.0
+    now = [np.array(t.edge_grads[1]) for t in tg.autograd.walk(loss) if t.op == "matmul"]
+    for r, r0 in zip(now, records):
+        np.testing.assert_array_equal(r, r0)

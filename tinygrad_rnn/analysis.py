@@ -93,13 +93,15 @@ def param_edge_grads(root: Tensor, param: Tensor) -> dict[str, np.ndarray]:
     adds the edges' shares, which is the sum ∂E/∂U = Σ_k (the term of step k).
     This returns the terms, keyed by the scope of the op that read `param`
     (e.g. "rnn/t=3"); their sum is `param.grad`. Needs record_edge_grads (the default).
-    Two uses in one scope are added together.
+    Two uses in one scope are added together. Each value is an array of its own, never
+    the record itself (writing into it would change the picture) nor a lazy record's sum
+    (a sum of two lazy records is extended in place by the next `+`).
     """
     out = {}
     for node in walk(root):
         for p, g in zip(node.parents, node.edge_grads or ()):
             if p is param and g is not None:
-                out[node.scope] = out[node.scope] + g if node.scope in out else g
+                out[node.scope] = out[node.scope] + g if node.scope in out else np.array(g)
     return out
 
 

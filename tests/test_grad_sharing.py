@@ -326,3 +326,18 @@ def test_param_edge_grads_gives_arrays_of_their_own():
     now = [np.array(t.edge_grads[1]) for t in tg.autograd.walk(loss) if t.op == "matmul"]
     for r, r0 in zip(now, records):
         np.testing.assert_array_equal(r, r0)
+
+
+def test_second_graph_accumulates_into_a_leaf_whose_first_grad_was_shared():
+    """(a + b).sum() leaves a, b and the sum node one shared array; a second graph's backward
+    adds to a's alone, and set_to_none=False zeroes a's alone."""
+    a = tg.Tensor(np.arange(3.0), requires_grad=True)
+    b = tg.Tensor(np.ones(3), requires_grad=True)
+    (a + b).sum().backward()
+    (a * a).sum().backward()
+    np.testing.assert_allclose(a.grad, 1 + 2 * np.arange(3.0), **TOL)
+    np.testing.assert_allclose(b.grad, np.ones(3), **TOL)
+    opt = tg.optim.SGD([a], lr=0.1)
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(a.grad, np.zeros(3))
+    np.testing.assert_allclose(b.grad, np.ones(3), **TOL)

@@ -388,3 +388,28 @@ def test_compiled_replay_matches_eager_and_keeps_gradients_apart(record):
                 if e0 is not None:
                     np.testing.assert_array_equal(e, e0, err_msg=f"edge of {t.name} by {victim.name}")
         victim.grad = grads[i].copy()
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_long_unroll_sums_across_stacking_blocks_match_torch(record):
+    """T = 520 at B = 1: a weight's and the bias's lazy sums are stacked in blocks of at most 256
+    steps (sparse._stacked); the block boundaries must not change ∂E/∂W, ∂E/∂U, ∂E/∂b."""
+    rng = np.random.default_rng(10)
+    T, D, H = 520, 2, 3
+    vals = [rng.normal(size=(D, H)) * 0.5, rng.normal(size=(H, H)) * 0.3, rng.normal(size=H)]
+    xv = rng.normal(size=(1, T, D))
+    W, U, b = (tg.Tensor(v, requires_grad=True) for v in vals)
+    tW, tU, tb = (torch.tensor(v, requires_grad=True) for v in vals)
+    with tg.record_edge_grads(record):
+        h, x, hs = tg.Tensor(np.zeros((1, H))), tg.Tensor(xv), []
+        for t in range(T):
+            h = (x[:, t] @ W + h @ U + b).tanh()
+            hs.append(h)
+        (tg.stack(hs, 1) ** 2).sum().backward()
+    th, ths = torch.zeros(1, H, dtype=torch.float64), []
+    for t in range(T):
+        th = torch.tanh(torch.tensor(xv[:, t]) @ tW + th @ tU + tb)
+        ths.append(th)
+    (torch.stack(ths, 1) ** 2).sum().backward()
+    for p, tp in ((W, tW), (U, tU), (b, tb)):
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-10, atol=1e-10)

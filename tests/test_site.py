@@ -83,3 +83,24 @@ def test_prose_formulas_are_maths_on_every_page():
         left = [line for line in prose(text).splitlines() if re.search(pattern, line)]
         assert not left, f"docs/{name}.md: a Unicode formula in prose (write $...$):\n" + "\n".join(left)
         assert text.count("$$") % 2 == 0, f"docs/{name}.md: an unclosed $$ block"
+
+
+def markdown_cells(source: str) -> str:
+    """The markdown cells of a jupytext percent-format notebook, without their leading '# '."""
+    cells = re.findall(r"^# %% \[markdown\]\n((?:#.*\n?)*)", source, flags=re.M)
+    return "\n".join(re.sub(r"^# ?", "", line) for cell in cells for line in cell.splitlines())
+
+
+def test_the_notebooks_markdown_writes_formulas_as_maths():
+    nb = "# %% [markdown]\n# the norm ‖g‖ and $h_t$\n\n# %%\nx = 1  # ‖code‖\n"
+    assert markdown_cells(nb) == "the norm ‖g‖ and $h_t$" and "‖" not in prose("$\\|g\\|$ and `‖x‖`")
+    notebooks = sorted((ROOT / "docs" / "notebooks").glob("*.py"))
+    assert len(notebooks) >= 9
+    for path in notebooks:
+        text = markdown_cells(path.read_text(encoding="utf-8"))
+        assert text, f"{path.name}: no markdown cell found"
+        headings = [line for line in text.splitlines() if re.match(r"#{1,6} .*\$", line)]
+        assert not headings, f"docs/notebooks/{path.name}: its contents would show the maths as source"
+        left = [line for line in prose(text).splitlines() if re.search(STRICT, line)]
+        assert not left, (f"docs/notebooks/{path.name}: a Unicode formula in markdown (write $...$):\n"
+                          + "\n".join(left))

@@ -45,7 +45,7 @@ E = hs[-1].sum()                                  # a loss at the last step only
 E.backward()                                      # BPTT: nothing but backward()
 
 # %% [markdown]
-# ## 2. Per-step norms ‖∂E/∂h_t‖
+# ## 2. Per-step norms of the gradient
 # Every intermediate tensor keeps its `.grad`, so the gradient that reached $h_t$ is
 # `hs[t].grad`. `tg.analysis.state_grad_norms` reads the same numbers.
 

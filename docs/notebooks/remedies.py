@@ -38,5 +38,5 @@ print(f"‖g‖ before {total:.3f}, after {np.linalg.norm(after):.3f}, cos(befor
 assert abs(np.linalg.norm(after) - min(total, 1.0)) < 1e-4 and cosine > 1 - 1e-6
 
 # %% [markdown]
-# **Exercises:** `clip_by_norm` (clip by hand) and `omega_penalty` (Pascanu's Ω):
+# **Exercises:** `clip_by_norm` (clip by hand) and `omega_penalty` (Pascanu's $\Omega$):
 # `python -m tinygrad_rnn.exercises start clip_by_norm`.

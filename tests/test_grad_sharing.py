@@ -413,3 +413,30 @@ def test_long_unroll_sums_across_stacking_blocks_match_torch(record):
     (torch.stack(ths, 1) ** 2).sum().backward()
     for p, tp in ((W, tW), (U, tU), (b, tb)):
         np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("record", [True, False])
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_layers_with_readout_keep_every_gradient_and_record_apart(cls, record):
+    """The public layers, a Linear readout and cross_entropy: an in-place ufunc on any tensor's
+    .grad changes no other gradient and no record."""
+    rng = np.random.default_rng(11)
+    layer, readout = getattr(tg.nn, cls)(3, 4), tg.nn.Linear(4, 5)
+    with tg.record_edge_grads(record):
+        out, _ = layer(tg.Tensor(rng.normal(size=(2, 4, 3))))
+        loss = tg.nn.functional.cross_entropy(readout(out), rng.integers(0, 5, size=(2, 4)))
+        loss.backward()
+    ts = tg.autograd.walk(loss)
+    grads, edges = _snapshot(ts)
+    for i, victim in enumerate(ts):
+        if victim.grad is None:
+            continue
+        np.multiply(victim.grad, 3.0, out=victim.grad)
+        now_grads, now_edges = _snapshot(ts)
+        for j, t in enumerate(ts):
+            if j != i and grads[j] is not None:
+                np.testing.assert_array_equal(now_grads[j], grads[j], err_msg=f"{t.name} by {victim.name}")
+            for e, e0 in zip(now_edges[j], edges[j]):
+                if e0 is not None:
+                    np.testing.assert_array_equal(e, e0, err_msg=f"edge of {t.name} by {victim.name}")
+        victim.grad = grads[i].copy()

@@ -83,6 +83,24 @@ def _snapshot(ts):
     return grads, edges
 
 
+def _assert_writes_isolated(ts, write):
+    """`write` into each tensor's .grad in turn: no other tensor's gradient and no edge record
+    (its own included) may change; the gradient is put back after each write."""
+    grads, edges = _snapshot(ts)
+    for i, victim in enumerate(ts):
+        if victim.grad is None:
+            continue
+        write(victim.grad)
+        now_grads, now_edges = _snapshot(ts)
+        for j, t in enumerate(ts):
+            if j != i and grads[j] is not None:
+                np.testing.assert_array_equal(now_grads[j], grads[j], err_msg=f"{t.name} by {victim.name}")
+            for k, (e, e0) in enumerate(zip(now_edges[j], edges[j])):
+                if e0 is not None:
+                    np.testing.assert_array_equal(e, e0, err_msg=f"edge {k} of {t.name} by {victim.name}")
+        victim.grad = grads[i].copy()
+
+
 @pytest.mark.parametrize("record", [True, False])
 @pytest.mark.parametrize("mutate", list(MUTATIONS))
 @pytest.mark.parametrize("build", GRAPHS)
@@ -90,17 +108,7 @@ def test_writing_one_grad_changes_no_other_grad_or_record(build, mutate, record)
     ts, loss = build(np.random.default_rng(0))
     with tg.record_edge_grads(record):
         loss.backward()
-    grads, edges = _snapshot(ts)
-    for i, victim in enumerate(ts):
-        MUTATIONS[mutate](victim.grad)
-        now_grads, now_edges = _snapshot(ts)
-        for j, t in enumerate(ts):
-            if j != i:
-                np.testing.assert_array_equal(now_grads[j], grads[j], err_msg=f"{t.name} by {victim.name}")
-            for k, (e, e0) in enumerate(zip(now_edges[j], edges[j])):   # its own records too
-                if e0 is not None:
-                    np.testing.assert_array_equal(e, e0, err_msg=f"edge {k} of {t.name} by {victim.name}")
-        victim.grad = grads[i].copy()
+    _assert_writes_isolated(ts, MUTATIONS[mutate])
 
 
 def test_records_of_a_at_b_survive_the_optimizer_step():
@@ -291,17 +299,7 @@ def test_random_view_chains_isolated_and_match_torch(ops, record):
         (cur * cur).sum().backward()
     (tcur * tcur).sum().backward()
     np.testing.assert_allclose(x.grad, tx.grad.numpy(), **TOL)
-    grads, edges = _snapshot(ts)
-    for i, victim in enumerate(ts):
-        victim.grad[...] = -1.0
-        now_grads, now_edges = _snapshot(ts)
-        for j in range(len(ts)):
-            if j != i:
-                np.testing.assert_array_equal(now_grads[j], grads[j])
-            for e, e0 in zip(now_edges[j], edges[j]):
-                if e0 is not None:
-                    np.testing.assert_array_equal(e, e0)
-        victim.grad = grads[i].copy()
+    _assert_writes_isolated(ts, lambda g: np.copyto(g, -1.0))
 
 
 def test_param_edge_grads_gives_arrays_of_their_own():
@@ -375,19 +373,7 @@ def test_compiled_replay_matches_eager_and_keeps_gradients_apart(record):
                 np.testing.assert_allclose(g, p.grad, rtol=1e-12, atol=1e-12)
         f(xs)
     ts = f.graph_tensors()
-    grads, edges = _snapshot(ts)
-    for i, victim in enumerate(ts):
-        if victim.grad is None:
-            continue
-        victim.grad[...] = -5.0
-        now_grads, now_edges = _snapshot(ts)
-        for j, t in enumerate(ts):
-            if j != i and grads[j] is not None:
-                np.testing.assert_array_equal(now_grads[j], grads[j], err_msg=f"{t.name} by {victim.name}")
-            for e, e0 in zip(now_edges[j], edges[j]):
-                if e0 is not None:
-                    np.testing.assert_array_equal(e, e0, err_msg=f"edge of {t.name} by {victim.name}")
-        victim.grad = grads[i].copy()
+    _assert_writes_isolated(ts, lambda g: np.copyto(g, -5.0))
 
 
 @pytest.mark.parametrize("record", [False, True])
@@ -427,16 +413,4 @@ def test_layers_with_readout_keep_every_gradient_and_record_apart(cls, record):
         loss = tg.nn.functional.cross_entropy(readout(out), rng.integers(0, 5, size=(2, 4)))
         loss.backward()
     ts = tg.autograd.walk(loss)
-    grads, edges = _snapshot(ts)
-    for i, victim in enumerate(ts):
-        if victim.grad is None:
-            continue
-        np.multiply(victim.grad, 3.0, out=victim.grad)
-        now_grads, now_edges = _snapshot(ts)
-        for j, t in enumerate(ts):
-            if j != i and grads[j] is not None:
-                np.testing.assert_array_equal(now_grads[j], grads[j], err_msg=f"{t.name} by {victim.name}")
-            for e, e0 in zip(now_edges[j], edges[j]):
-                if e0 is not None:
-                    np.testing.assert_array_equal(e, e0, err_msg=f"edge of {t.name} by {victim.name}")
-        victim.grad = grads[i].copy()
+    _assert_writes_isolated(ts, lambda g: np.multiply(g, 3.0, out=g))

@@ -414,3 +414,34 @@ def test_layers_with_readout_keep_every_gradient_and_record_apart(cls, record):
         loss.backward()
     ts = tg.autograd.walk(loss)
     _assert_writes_isolated(ts, lambda g: np.multiply(g, 3.0, out=g))
+
+
+@pytest.mark.parametrize("kind", ["summed", "factored", "sparse"])
+def test_a_sum_of_records_a_user_holds_never_changes(kind):
+    """`a = r1 + r2; b = a + r3` leaves a as r1 + r2 (only backward's own running sum grows in place)."""
+    from tinygrad_rnn.sparse import FactoredGrad, SparseGrad, SummedGrad
+
+    rng = np.random.default_rng(7)
+
+    def record():
+        if kind == "summed":
+            return SummedGrad((3,), np.float64, [rng.standard_normal((2, 3))])
+        if kind == "factored":
+            a, g = rng.standard_normal((2, 4)), rng.standard_normal((2, 3))
+            return FactoredGrad((4, 3), np.float64, [(a, g)])
+        return SparseGrad((5, 3), np.float64, [((slice(1, 3),), rng.standard_normal((2, 3)))])
+
+    r1, r2, r3 = record(), record(), record()
+    d1, d2, d3 = (np.asarray(r) for r in (r1, r2, r3))
+    a = r1 + r2
+    b = a + r3
+    np.testing.assert_allclose(np.asarray(a), d1 + d2, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(b), d1 + d2 + d3, rtol=1e-12, atol=1e-14)
+    c = sum([r1, r2, r3])
+    np.testing.assert_allclose(np.asarray(c), d1 + d2 + d3, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(a), d1 + d2, rtol=1e-12, atol=1e-14)
+    # backward's own running sum: a new owned sum first, then extended in place
+    total = r1.accumulate(r2)
+    assert total is not r1 and total.accumulate(r3) is total
+    np.testing.assert_allclose(np.asarray(total), d1 + d2 + d3, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.asarray(r1), d1, rtol=1e-12, atol=1e-14)

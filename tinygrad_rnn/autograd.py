@@ -29,7 +29,7 @@ from .errors import GraphError, check_graph_usable, grad_shape
 from .ops import matmul as _MATMUL
 from .ops import unbroadcast
 from .records import Recorder
-from .sparse import SummedGrad
+from .sparse import LazyGrad, SummedGrad
 
 # One clock ticks at every event: a tensor being made (its `_tick`), or a
 # `.data` written (the counter of its memory, shared by its views, and `LAST_WRITE`).
@@ -107,7 +107,7 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
                         if share is g or (type(share) is np.ndarray and share.base is not None):
                             p._shared = node._shared = True     # g itself or a view (add, x.T, stack)
                     else:
-                        p._pending, p._shared = p._pending + share, False
+                        p._pending, p._shared = _plus(p._pending, share), False
                     if record and node._op is _MATMUL:
                         share = keep(node, g, share) if i == 0 else keep.weight_share(node, share)
                 shares.append(share)
@@ -118,6 +118,11 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             node._pending = None
         raise
     root._visits = [node._tick for node in reversed(order)] if record else None  # for viz.to_html's replay
+
+
+def _plus(pending, share):
+    """pending + share, a new array or backward's own lazy sum extended (LazyGrad.accumulate)."""
+    return pending.accumulate(share) if isinstance(pending, LazyGrad) else pending + share
 
 
 def _accumulate(node, g: np.ndarray) -> np.ndarray:

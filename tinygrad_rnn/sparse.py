@@ -25,8 +25,9 @@ class LazyGrad:
 
     Both kinds behave as the dense array they stand for wherever numpy meets them
     (``np.asarray(g)``, ``np.linalg.norm(g)``, ``g * V``). Shares reaching one
-    tensor during backward() are summed by joining their pieces: a sum this pass
-    made is extended in place, never a share itself (shares are the edges' records).
+    tensor during backward() are summed by joining their pieces (``accumulate``): a
+    sum this pass made is extended in place, never a share itself (shares are the
+    edges' records) and never a sum made by ``+``.
     """
 
     __slots__ = ("shape", "dtype", "parts", "_owned")
@@ -74,14 +75,25 @@ class LazyGrad:
     __rmul__ = __mul__
 
     def __add__(self, other):
+        """A new sum: a record or a sum someone holds never changes (``b = a + r3`` leaves ``a``)."""
         if type(other) is type(self):
-            if self._owned:
-                self.parts.extend(other.parts)
-                return self
-            return type(self)(self.shape, self.dtype, self.parts + other.parts, owned=True)
+            return type(self)(self.shape, self.dtype, self.parts + other.parts)
         out = self.dense()
         out += other
         return out
+
+    def accumulate(self, other):
+        """``self + other`` for backward's running sum of the shares reaching one tensor.
+
+        The sum backward made itself (``_owned``: no one else holds it) is extended in
+        place, so T shares cost T appends, not T copies of a growing list of pieces.
+        """
+        if self._owned and type(other) is type(self):
+            self.parts.extend(other.parts)
+            return self
+        if type(other) is type(self):
+            return type(self)(self.shape, self.dtype, self.parts + other.parts, owned=True)
+        return self + other
 
     __radd__ = __add__
 

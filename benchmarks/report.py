@@ -216,6 +216,11 @@ def targets(rows, extras):
     return lines + [""]
 
 
+REPLAY_TARGETS = {"tiny": 1.5, "medium": 1.1, "large": 1.1}                    # × numpy
+EAGER_TARGETS = {"rnn": {"tiny": 4.0, "char": 3.2, "medium": 1.2},             # edges recorded
+                 "lstm": {"tiny": 3.0, "char": 3.2, "medium": 1.2}}
+
+
 def targets_17(rows, extras):
     """The targets of issue 17 (tg.compile's replay, the eager path, memory), measured in this run."""
     lines = ["## Targets (issue 17: replay and eager path)", "",
@@ -227,7 +232,7 @@ def targets_17(rows, extras):
 
     for dtype in dict.fromkeys(r["dtype"] for r in fb):
         for model in ("rnn", "lstm"):
-            for size, limit in (("tiny", 1.5), ("medium", 1.1), ("large", 1.1)):
+            for size, limit in REPLAY_TARGETS.items():
                 c = _find(fb, size=size, model=model, dtype=dtype, impl="engine_compiled")
                 if c and c.get("ratio"):
                     row(f"replay <= {limit}× numpy", size, model, dtype, c["ratio"], "{:.2f}×",
@@ -239,8 +244,7 @@ def targets_17(rows, extras):
                     r = _ratio(c, o)
                     row(f"replay faster than {o['label']}", "tiny", model, dtype, r,
                         "{:.2f}× its time", r < 1)
-            limits = {"tiny": 4.0 if model == "rnn" else 3.0, "char": 3.2, "medium": 1.2}
-            for size, limit in limits.items():
+            for size, limit in EAGER_TARGETS[model].items():
                 e = _find(fb, size=size, model=model, dtype=dtype, impl="engine")
                 if e and e.get("ratio"):
                     row(f"eager (edges recorded) <= {limit}× numpy", size, model, dtype, e["ratio"],
@@ -336,7 +340,8 @@ def allocator_table(alloc):
 # ---- plot ------------------------------------------------------------------
 def plot(rows, path: Path):
     """Forward + backward, float64, one column per model: ms per step (top) and the
-    ratio to numpy (bottom, with the targets of issue 6 as dashes)."""
+    ratio to numpy (bottom, with issue 17's targets as dashes in the colour of the bar
+    they bound)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -367,17 +372,21 @@ def plot(rows, path: Path):
                     ratios.append(r.get("ratio") or float("nan"))
             top.bar(xs, ms, width, color=colors[impl], label=labels[impl])
             bottom.bar(xs, ratios, width, color=colors[impl])
-        for j, size in enumerate(sizes):
-            limit = {"tiny": 3.0, "medium": 1.3, "large": 1.3}.get(size)
-            if limit:
-                bottom.hlines(limit, j - 0.45, j + 0.45, colors="k", linestyles="--", linewidth=1)
+        for j, size in enumerate(sizes):                   # issue 17's targets, in each bar's colour
+            for impl, limit in (("engine", EAGER_TARGETS[model].get(size)),
+                                ("engine_compiled", REPLAY_TARGETS.get(size))):
+                if limit and impl in colors:
+                    bottom.hlines(limit, j - 0.45, j + 0.45, colors=colors[impl], linestyles="--",
+                                  linewidth=1.5)
         top.set_yscale("log")
         bottom.set_yscale("log")
         top.set_title(f"{model.upper()}, forward + backward, {dtype}, 1 thread")
         top.set_ylabel("ms per training step (median)")
         bottom.set_ylabel("× hand-written numpy (dashes: targets)")
+        bottom.set_title("dashes: the targets of the eager engine and of the replay, "
+                         "in their bars' colours", fontsize=9)
         for ax in (top, bottom):
-            ax.set_xticks(range(len(sizes)), [f"{s}\n{SIZES[s]}" for s in sizes], fontsize=8)
+            ax.set_xticks(range(len(sizes)), [_size_label(s) for s in sizes], fontsize=8)
             ax.grid(axis="y", which="both", alpha=0.3)
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=4, fontsize=8, frameon=False)
@@ -385,6 +394,13 @@ def plot(rows, path: Path):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _size_label(size):
+    """'medium' over 'B=32, T=50' over 'D=64, H=128': one tuple on one line overlapped
+    its neighbour's at the large sizes."""
+    B, T, D, H = SIZES[size]
+    return f"{size}\nB={B}, T={T}\nD={D}, H={H}"
 
 
 def _jsonable(obj):

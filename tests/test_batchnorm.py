@@ -125,3 +125,20 @@ def test_register_buffer_refuses_a_parameter_name():
     bn = nn.BatchNorm1d(2)
     with pytest.raises(KeyError, match="'weight' is already a parameter"):
         bn.register_buffer("weight", np.zeros(2))
+
+
+def test_register_buffer_refuses_a_name_that_is_not_an_identifier():
+    bn = nn.BatchNorm1d(2)
+    with pytest.raises(KeyError, match="must be an identifier, got 'running.mean'"):
+        bn.register_buffer("running.mean", np.zeros(2))
+
+
+def test_a_loaded_buffer_is_a_copy_of_the_checkpoint_array():
+    """Writing into the dict loaded from must not change the model (parameters copy too)."""
+    bn = nn.BatchNorm1d(2, dtype=np.float64)
+    state = bn.state_dict()
+    bn.load_state_dict(state)
+    state["running_mean"][:] = 5.0
+    state["weight"][:] = 5.0
+    np.testing.assert_array_equal(bn.running_mean, [0.0, 0.0])
+    np.testing.assert_array_equal(bn.weight.data, [1.0, 1.0])

@@ -95,11 +95,14 @@ class Module:
         object.__setattr__(self, name, np.asarray(value))
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
-        for name in vars(self).get("_buffer_names", ()):
-            yield f"{prefix}{name}", getattr(self, name)
-        for key, value in self.named_children():
-            if isinstance(value, Module):
-                yield from value.named_buffers(prefix=f"{prefix}{key}.")
+        for dotted, module, name in self._buffer_slots(prefix):
+            yield dotted, getattr(module, name)
+
+    def _buffer_slots(self, prefix: str = "") -> Iterator[tuple[str, Module, str]]:
+        """(dotted name, owning module, attribute name) of every buffer, this module's first."""
+        for sub_prefix, module in self._named_modules(prefix):
+            for name in vars(module).get("_buffer_names", ()):
+                yield f"{sub_prefix}{name}", module, name
 
     def buffers(self) -> list[np.ndarray]:
         return [b for _, b in self.named_buffers()]
@@ -166,8 +169,7 @@ class Module:
                                + ". The checkpoint comes from another model: build this one with the "
                                "layers and sizes it was saved with (strict=False skips missing and "
                                "unexpected keys)")
-        owners = {f"{prefix}{name}": (m, name) for prefix, m in self._named_modules()
-                  for name in vars(m).get("_buffer_names", ())}
+        owners = {dotted: (module, name) for dotted, module, name in self._buffer_slots()}
         for k, value in values.items():
             if k in owners:                          # a buffer: replace the module's array
                 object.__setattr__(*owners[k], value)

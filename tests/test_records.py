@@ -87,3 +87,13 @@ def test_a_record_reads_as_the_array_it_stands_for():
                       (r.sum(axis=0), a.sum(axis=0)), (2 * r, 2 * a), (r * a, a * a), (-r, -a),
                       (1 - r, 1 - a), (r - 1, a - 1), (r / 2, a / 2), (np.linalg.norm(r), np.linalg.norm(a))]:
         np.testing.assert_array_equal(got, want)
+
+
+def test_without_a_weight_worth_copying_backward_asks_nothing_per_edge():
+    from tinygrad_rnn.records import Recorder
+    rnn = tg.nn.RNN(3, 16, dtype=np.float64)
+    hs, _ = rnn(np.ones((1, 5, 3)))                   # 5 shares of 128 B never outweigh U (2 KiB)
+    assert Recorder.for_walk(tg.autograd.walk((hs ** 2).mean(), needs_grad=True)) is None
+    rnn, _, loss = unrolled()                         # T = 30 shares of (8, 16) outweigh U
+    keep = Recorder.for_walk(tg.autograd.walk(loss, needs_grad=True))
+    assert keep is not None and rnn.cells[0].U in keep.frozen

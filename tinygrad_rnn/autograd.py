@@ -74,7 +74,7 @@ def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
 def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
     record, anomaly = _RECORD_EDGES.get(), _ANOMALY.get()
     order = walk(root, needs_grad=True)
-    keep = Recorder(order) if record else None      # what each edge's record holds (records.py)
+    keep = Recorder.for_walk(order) if record else None     # records other than the shares (records.py)
     root._pending = seed
     try:
         for node in reversed(order):                # newest first: consumers before their inputs
@@ -108,8 +108,8 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
                             p._shared = node._shared = True     # g itself or a view (add, x.T, stack)
                     else:
                         p._pending, p._shared = _plus(p._pending, share), False
-                    if record and node._op is _MATMUL:
-                        share = keep(node, g, share) if i == 0 else keep.weight_share(node, share)
+                    if keep is not None and node._op is _MATMUL:
+                        share = keep(node, i, g, share)
                 shares.append(share)
             node.edge_grads = tuple(shares) if record else None
             node._graph_used = not retain_graph

@@ -45,38 +45,52 @@ class InputShare(LazyGrad):
 
 
 class Recorder:
-    """Makes each edge's record during one backward() (see the module docstring)."""
+    """Makes each edge's record during one backward() (see the module docstring).
 
-    def __init__(self, order):
-        # how many shares each weight W of an `x @ W` would send back to x: T for U
-        self.uses = Counter(n._parents[1] for n in order
-                            if n._op is ops.matmul and n._parents[0]._requires_grad)
-        self.frozen = {}                          # W -> its copy, or None where copying does not pay
-        self.leaves = {}                          # a leaf A of A @ B -> its copy (weight_share)
+    Every decision is taken before the walk, in one pass over its nodes: which
+    weights are copied (a W whose x-shares outweigh it; a parameter A on the left of
+    A @ B). Where there is none (tiny steps: T small shares never outweigh W),
+    `for_walk` gives None and backward() asks nothing per edge: each record is the
+    share itself.
+    """
 
-    def __call__(self, node, g, share):
-        """The record of the share `node` (x @ W) sends to x."""
-        if type(share) is not np.ndarray:
-            return share
-        w = node._parents[1]
-        if w not in self.frozen:                  # a leaf weight used often enough to pay for a copy
-            worth = w._op is None and w._data.ndim == 2 and self.uses[w] * share.nbytes > w._data.nbytes
-            self.frozen[w] = w._data.copy() if worth else None
-        W = self.frozen[w]
-        if W is None:
-            return share
-        return InputShare(share.shape, share.dtype, [(g, node._parents[0]._data, W)])
+    def __init__(self, frozen: dict, leaves: dict):
+        self.frozen = frozen                      # W -> its copy: x's shares kept as (g, x, W)
+        self.leaves = leaves                      # a parameter A of A @ B -> its copy (weight_share)
 
-    def weight_share(self, node, share):
-        """The record of the share `node` (a @ W) sends to W: FactoredGrad (a, g) holds a by
+    @classmethod
+    def for_walk(cls, order):
+        """The Recorder of a backward() over `order`, or None where every record is its share."""
+        share_bytes, leaves = Counter(), {}
+        for n in order:
+            if n._op is ops.matmul:
+                a, w = n._parents
+                if a._requires_grad:              # x @ W sends x a share of x's size: T of them for U
+                    share_bytes[w] += a._data.nbytes
+                    if a._op is None and w._requires_grad and w._data.ndim == 2 and a not in leaves:
+                        leaves[a] = a._data.copy()    # a parameter an optimizer writes in place
+        frozen = {w: w._data.copy() for w, nbytes in share_bytes.items()
+                  if w._op is None and w._data.ndim == 2 and nbytes > w._data.nbytes}
+        return cls(frozen, leaves) if frozen or leaves else None
+
+    def __call__(self, node, i: int, g, share):
+        """The record of the share `node` (x @ W) sends to its input i."""
+        x, w = node._parents
+        if i == 0:
+            W = self.frozen.get(w)
+            if W is None or type(share) is not np.ndarray:
+                return share
+            return InputShare(share.shape, share.dtype, [(g, x._data, W)])
+        return self.weight_share(x, share)
+
+    def weight_share(self, a, share):
+        """The record of the share a @ W sends to W: FactoredGrad (a, g) holds a by
         reference, and where a is a leaf (a parameter A of A @ B) an optimizer writes it in
         place after backward(); the record must stay the gradient that flowed, so it keeps
         one copy of such an a per backward(). Only a parameter's: an input x (x @ W over all
         steps) is no optimizer's to write, and its copy would be the whole batch again."""
-        a = node._parents[0]
-        if type(share) is not FactoredGrad or a._op is not None or not a._requires_grad:
+        A = self.leaves.get(a)
+        if A is None or type(share) is not FactoredGrad:
             return share
-        if a not in self.leaves:
-            self.leaves[a] = a._data.copy()
         (_, g), = share.parts
-        return FactoredGrad(share.shape, share.dtype, [(self.leaves[a], g)])
+        return FactoredGrad(share.shape, share.dtype, [(A, g)])

@@ -41,7 +41,37 @@ def gc_paused():
         yield
     finally:
         if was_enabled:
+            _age_young()
             gc.enable()
+
+
+def _age_young() -> None:
+    """Where a young collection is due, move every tracked object to the oldest
+    generation instead, unscanned.
+
+    Why? Holding the collector does not stop it counting: an LSTM's unroll leaves
+    thousands of new objects counted (the graph), so the first allocation after the
+    block started a young collection that walked all of them only to find them alive
+    (measured: 120-260 µs, once per tiny LSTM step). `freeze()` then `unfreeze()` moves
+    the young generations into the oldest one in O(1) and zeroes the counts. Cycles
+    among them are found by a full collection, which runs here every threshold1 ·
+    threshold2 (100) agings: the cadence the young collections it replaces gave.
+    Skipped if the program froze objects itself (`unfreeze()` would release them) or
+    switched collection off with a threshold of 0.
+    """
+    threshold0, threshold1, threshold2 = gc.get_threshold()
+    if gc.get_freeze_count() or not threshold0 or gc.get_count()[0] <= threshold0:
+        return                                    # no young collection due: nothing to spare
+    _AGED[0] += 1
+    if _AGED[0] >= threshold1 * threshold2:
+        _AGED[0] = 0
+        gc.collect()
+    else:
+        gc.freeze()
+        gc.unfreeze()
+
+
+_AGED = [0]     # agings since _age_young's last full collection
 
 
 def tune_malloc(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int = TRIM_THRESHOLD) -> bool:

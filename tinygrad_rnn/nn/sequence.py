@@ -63,6 +63,22 @@ def _joined(h_t: list[Tensor], mask) -> Tensor:
     return inp if mask is None else (inp * mask).named("dropout")
 
 
+class _TimeSteps:
+    """The steps x_1 .. x_T of an input x (B, T, D), or (T, B, D) with time_axis 0, as a
+    sequence: item t - 1 is x_t (B, D), sliced and named when it is asked for."""
+
+    __slots__ = ("x", "time_axis", "T")
+
+    def __init__(self, x: Tensor, time_axis: int, T: int):
+        self.x, self.time_axis, self.T = x, time_axis, T
+
+    def __len__(self) -> int:
+        return self.T
+
+    def __getitem__(self, i: int) -> Tensor:
+        return (self.x[:, i] if self.time_axis == 1 else self.x[i]).named("x_t")   # (B, D)
+
+
 class _Recurrent(Module):
     """What RNN, LSTM and GRU share: the cells, the loop, input and state checks, `states`."""
 
@@ -120,13 +136,7 @@ class _Recurrent(Module):
         T = x.shape[time_axis]
         initial = self._initial_states(state, x, batched)         # L·dirs tuples of (B, H)
         directions = [(self.cells, False), (self.reverse_cells, True)][:self.num_directions]
-        xs = []                                                   # per direction: x_1 .. x_T, (B, D) each
-        for _, reverse in directions:                             # each lane reads its own x_t
-            steps = []
-            for t in range(1, T + 1):
-                with scope(self._scope(t, reverse)):
-                    steps.append((x[:, t - 1] if time_axis == 1 else x[t - 1]).named("x_t"))
-            xs.append(steps)
+        xs = [self._inputs(x, time_axis, T, reverse) for _, reverse in directions]   # x_1 .. x_T per lane
         finals = []
         for l in range(self.num_layers):
             seqs = []                                             # per direction: the states of every step
@@ -152,6 +162,18 @@ class _Recurrent(Module):
         lane = f"{self.name}/reverse" if reverse else self.name
         # interned: x_t and the cell's tensors of one step share one string, not one each
         return sys.intern(f"{lane}/t={t}" + (f"/layer={l}" if l is not None and self.num_layers > 1 else ""))
+
+    def _inputs(self, x: Tensor, time_axis: int, T: int, reverse: bool):
+        """x_1 .. x_T of one lane, (B, D) each. One layer: read when its step runs, inside
+        the step's scope, so a step enters one scope, not two. Stacked layers: read up
+        front, each in its 'rnn/t=3' scope (the cells run in 'rnn/t=3/layer=0')."""
+        if self.num_layers == 1:
+            return _TimeSteps(x, time_axis, T)
+        steps = []
+        for t in range(1, T + 1):
+            with scope(self._scope(t, reverse)):
+                steps.append(_TimeSteps(x, time_axis, T)[t - 1])
+        return steps
 
     def _in_step(self, t: int, reverse: bool, make):
         with scope(self._scope(t, reverse)):

@@ -79,7 +79,7 @@ def test_an_rnn_bias_matches_the_per_step_sum_with_recording_off_too():
     rnn = tg.nn.RNN(3, 4, dtype=np.float64)
     x = np.random.default_rng(4).standard_normal((2, 6, 3))
     grads = []
-    for record in (True, False):
+    for record in (False, True):                # recorded last: the a_t below keep their .grad
         rnn.zero_grad()
         with tg.record_edge_grads(record):
             outputs, _ = rnn(x)

@@ -13,6 +13,14 @@ creation time, and backward reads that list from the newest end.
 A weight shared by every time step is one leaf with one edge per use; the
 shares add up in `_pending` before the weight is reached, which is BPTT's
 ∂E/∂U = Σ_t (the term of step t).
+
+Which tensors keep their gradient (`keeps_grad`): with `record_edge_grads()` on (the
+default) every tensor does, for the pictures. Switched off, for speed and memory, the
+walk lets an intermediate's gradient go once it has sent it on, as PyTorch does: only
+leaves (parameters, inputs that require grad) keep theirs, and the tensors marked with
+`retain_grad()` (the nn cells mark their states h_t and C_t, so ∂E/∂h_t stays readable
+for every t). A dropped gradient leaves `DROPPED` in `_grad`: `.grad` then reads None
+with a warning that says how to keep it.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from .errors import GraphError, check_graph_usable, grad_shape
 from .ops import matmul as _MATMUL
 from .ops import unbroadcast
 from .records import Recorder
-from .sparse import LazyGrad, SummedGrad
+from .sparse import FactoredGrad, LazyGrad, SummedGrad, formed_if_large
 
 # One clock ticks at every event: a tensor being made (its `_tick`), or a
 # `.data` written (the counter of its memory, shared by its views, and `LAST_WRITE`).
@@ -38,6 +46,31 @@ LAST_WRITE = [-1]                   # tick of the latest `.data` write anywhere
 # backward() calls run one at a time, so the shares in `_pending` are the walk's own (two
 # threads may walk one graph); one lock per call, not per node (0.3 µs a node, measured).
 _BACKWARD_LOCK = threading.RLock()
+_DEFERRED = (FactoredGrad, SummedGrad)      # the lazy sums over time steps (sparse.py)
+
+
+class _Dropped:
+    """The mark backward() leaves in `_grad` when it used a gradient and let it go."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<gradient dropped by backward()>"
+
+
+DROPPED = _Dropped()
+
+
+def keeps_grad(t, record: bool) -> bool:
+    """Does backward() leave ∂E/∂t in `t.grad`? Always while edges are recorded; else for
+    a leaf and for a tensor marked with retain_grad() (the nn cells' h_t and C_t)."""
+    return record or t._op is None or t._retains_grad
+
+
+def kept_grad(t):
+    """`t.grad`, or None without a warning where backward() dropped it: for readers that
+    visit every tensor of a graph (the renderer, tg.compile), not only the kept ones."""
+    return None if t._grad is DROPPED else t.grad
 
 
 def walk(root, needs_grad: bool = False) -> list:
@@ -61,7 +94,8 @@ _creation_time = operator.attrgetter("_tick")   # t._tick, read in C: a sort key
 
 
 def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
-    """Leave ∂E/∂t in `t.grad` for every t behind `root`, given ∂E/∂root = `seed`.
+    """Leave ∂E/∂t in `t.grad` for every t behind `root` that keeps it (`keeps_grad`),
+    given ∂E/∂root = `seed`.
 
     Each edge's share is also kept in the consumer's `edge_grads` (for the
     renderer) while `record_edge_grads()` is on, and the order of the visits
@@ -83,12 +117,10 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
             if anomaly:
                 check_finite(g, f"the gradient summed at '{node.name}'", node)
-            if node._grad is None:
-                node._grad = g                      # shared or not, as its shares left it (tensor.grad)
-                if record:                          # g is an edge's record too: its child's share, or
-                    node._shared = True             # a factor of its own lazy records (FactoredGrad)
+            if keeps_grad(node, record):
+                _keep(node, g, record)
             else:
-                node._grad, node._shared = _accumulate(node, g), False
+                node._grad = DROPPED                # g is sent on below, then freed: not kept
             if node._op is None:
                 continue                            # a leaf: nothing to send on
             xs = [p._data for p in node._parents]
@@ -100,6 +132,8 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
                     if anomaly:
                         check_finite(share, f"backward of {node._op.name}", node, *node._parents,
                                      grad_of=(p, g))
+                    if not record and type(share) in _DEFERRED:
+                        share = formed_if_large(share)
                     # a new array, never in place: each share is an edge's record
                     if p._pending is None:
                         p._pending = share
@@ -118,6 +152,18 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             node._pending = None
         raise
     root._visits = [node._tick for node in reversed(order)] if record else None  # for viz.to_html's replay
+
+
+def _keep(node, g: np.ndarray, record: bool) -> None:
+    """Leave g in node.grad, added to what an earlier backward() left there."""
+    if node._grad is not None and node._grad is not DROPPED:
+        node._grad, node._shared = _accumulate(node, g), False
+    elif record:                                    # g is an edge's record too: its child's share,
+        node._grad, node._shared = g, True          # or a factor of its own lazy records
+    elif type(g) is np.ndarray and g.base is not None and g.base.nbytes > g.nbytes:
+        node._grad, node._shared = g.copy(), False  # a slice of a dropped gradient (h_T's of the
+    else:                                           # stack's): alone it would keep all of it alive
+        node._grad = g                              # shared or not, as its shares left it (tensor.grad)
 
 
 def _plus(pending, share):

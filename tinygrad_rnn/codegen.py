@@ -22,6 +22,7 @@ import functools
 import numpy as np
 
 from . import ops
+from .autograd import DROPPED
 
 _INLINE = {                       # VJPs so simple that a call would cost more than the op:
     (ops.add, 0): "{g}", (ops.add, 1): "{g}",          # each is its ops.py row written out,
@@ -239,12 +240,15 @@ def graph_writer(program, shared) -> tuple[str, dict]:
     slots whose gradient is also another's, or a view of another's (add's VJP passes
     g on, a stack's is a slice): as after eager backward(), such a tensor's `.grad`
     becomes its own copy when first read (Tensor.grad), so no copy is made for a
-    gradient nobody looks at, and a write into one never changes another.
+    gradient nobody looks at, and a write into one never changes another. A slot in
+    `program.dropped` (an intermediate eager backward() kept no gradient for, under
+    record_edge_grads(False)) gets the same mark as there (autograd.DROPPED).
     """
-    lines, ns = ["def write_graph(v, g, e):"], {}
+    lines, ns = ["def write_graph(v, g, e):"], {"DROPPED": DROPPED}
     for t, s in program.write_back:
         ns[f"n{s}"] = t
-        lines.append(f"    n{s}._data, n{s}._grad, n{s}._shared = v[{s}], g[{s}], {s in shared}")
+        grad = "DROPPED" if s in program.dropped else f"g[{s}]"    # as eager backward() left it
+        lines.append(f"    n{s}._data, n{s}._grad, n{s}._shared = v[{s}], {grad}, {s in shared}")
     for o, *_ in program.backward_code if program.record else ():
         ns[f"n{o}"] = program.tensors[o]
         lines.append(f"    n{o}.edge_grads = e[{o}]")

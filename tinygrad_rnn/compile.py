@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 
 from . import codegen, ops
+from .autograd import DROPPED, kept_grad
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _RECORD_EDGES, get_default_dtype
 from .rng import generator
 from .tensor import Tensor
@@ -87,7 +88,7 @@ class CompiledStep:
         if program is None or not program.can_replay():
             self.captures += 1
             program = self.programs[key] = _Program.capture(self.fn, args, program)
-            return program.results(args, [t._data for t in program.tensors], program.root.grad)
+            return program.results(args, [t._data for t in program.tensors], program.root._grad)
         self.replays += 1
         return program.replay(args)
 
@@ -191,7 +192,7 @@ class _Program:
                                f"backward() on (first, if it returns several), got "
                                f"{type(loss).__name__}"
                                f"{' of shape ' + str(loss.shape) if isinstance(loss, Tensor) else ''}")
-        if loss.grad is None:
+        if loss._grad is None:                # (DROPPED: backward() ran, and kept no .grad)
             raise CompileError("tg.compile: fn returned a loss without calling loss.backward(); "
                                "compile the whole training step (forward and backward)")
         if not all(isinstance(t, Tensor) for t in outputs):
@@ -435,7 +436,8 @@ class _Program:
         for obj, attrs in self.effects:          # e.g. rnn.states: this replay's h_t, not a stale pass's
             for name, value in attrs.items():
                 setattr(obj, name, value)
-        return self.results(args, vals, grads[self.slot_of[id(self.root)]])
+        root = self.slot_of[id(self.root)]
+        return self.results(args, vals, DROPPED if root in self.dropped else grads[root])
 
     def results(self, args, vals, loss_grad):
         """What fn returned, as new Tensors holding this step's values (no graph: see .graph).
@@ -469,13 +471,15 @@ class _Program:
         self.replay_fn, self.code = codegen.build(self)
         vals, grads, edges = self.replay_fn(args)
         self.shared_grads = _sharing(grads, self.slot_of[id(self.root)])
+        # what eager backward() did not keep (record_edge_grads(False)): a replay keeps it neither
+        self.dropped = {s for s, t in enumerate(self.tensors) if t._grad is DROPPED}
         self.write_graph, writer = codegen.build(self, self.shared_grads)
         self.code += "\n" + writer
         self.live_slots = [(t, self.slot_of[id(t)]) for t, _, _ in self.live_params]
         tol = _tolerance(self.root.dtype)
         for s, g in enumerate(grads):
             t = self.tensors[s]
-            if g is not None and s not in self.persistent and t.grad is not None \
+            if g is not None and s not in self.persistent and kept_grad(t) is not None \
                     and not _close(g, t.grad, tol):
                 raise CompileError(f"tg.compile: replaying the captured step gives a different "
                                    f"gradient at '{t.name}'{_where(t)}; run this step eagerly")

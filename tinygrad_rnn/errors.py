@@ -89,6 +89,19 @@ def grad_shape(name: str, old, new) -> str:
             "or to an array of the tensor's shape")
 
 
+def grad_dropped(name: str, scope: str, shape) -> str:
+    """The warning of `.grad` read on a non-leaf whose gradient backward() did not keep."""
+    return (f".grad of '{name}' (shape {shape}){where(scope)} is None: it is not a leaf, and "
+            "backward() under record_edge_grads(False) keeps the gradients of leaves and of "
+            "tensors marked with retain_grad() only (as PyTorch). Call .retain_grad() on it before "
+            "backward(), or run backward() with record_edge_grads(True) to keep every gradient")
+
+
+def cannot_retain_grad(name: str, shape, scope: str) -> str:
+    return (f"retain_grad: '{name}' (shape {shape}){where(scope)} does not require grad, so "
+            "backward() gives it no gradient to keep (as PyTorch, this is refused)")
+
+
 def non_leaf_requires_grad(name: str, op: str, shape, scope: str) -> str:
     """requires_grad_(False) (or .requires_grad = False) on a tensor an op made."""
     return (f"requires_grad_: '{name}' (shape {shape}){where(scope)} is the result of {op}, not a "

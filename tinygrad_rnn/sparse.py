@@ -168,6 +168,23 @@ CHUNK_BYTES = 2**18     # stack at most ~256 KiB of factors at a time (see _stac
 CHUNK_PARTS = 256       # and at most 256 steps: tiny steps' Python objects weigh more than their numbers
 
 
+def formed_if_large(share: LazyGrad):
+    """A FactoredGrad or SummedGrad of one part as large as a block, as its dense array.
+
+    Deferring joins T small per-step shares into one matmul (or sum); a share made
+    over all steps at once (the readout's ``hs @ V`` on (B, T, H): ``(B·T, H)ᵀ (B·T, K)``)
+    has nothing to join, and waiting would keep its factor g alive until the weight
+    is reached, at the peak of backward (B=32, T=50, K=64: 0.8 MB). Used while edges
+    are not recorded (recorded, g is kept anyway and the factors cost nothing).
+    """
+    if len(share.parts) != 1:
+        return share
+    part = share.parts[0]
+    if sum(x.nbytes for x in (part if isinstance(part, tuple) else (part,))) < CHUNK_BYTES:
+        return share
+    return share.dense()
+
+
 def _stacked(parts):
     """Pieces stacked a few steps at a time: ([a_1; …; a_k], [g_1; …; g_k]), then the next k.
 

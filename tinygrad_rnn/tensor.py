@@ -7,6 +7,7 @@ hands the recorded graph to `autograd.backward` (the walk, in autograd.py).
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from types import MappingProxyType
 
@@ -14,13 +15,15 @@ import numpy as np
 
 from . import autograd, ops
 from .anomaly import check_finite
-from .autograd import LAST_WRITE, TICK
+from .autograd import DROPPED, LAST_WRITE, TICK
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, get_default_dtype
 from .dialect import accepts_dim
 from .errors import (
     GraphError,
     ShapeError,
+    cannot_retain_grad,
     dtypes_do_not_fit,
+    grad_dropped,
     inputs_do_not_fit,
     no_graph,
     non_leaf_requires_grad,
@@ -88,7 +91,7 @@ class Tensor(TorchMethods):
 
     __slots__ = ("_data", "_grad", "_shared", "_requires_grad", "_name", "_named", "scope", "edge_grads",
                  "_op", "_parents", "_params", "_tick", "_version", "_graph_used",
-                 "_pending", "_constant", "_detached_from", "_visits", "__weakref__")
+                 "_pending", "_constant", "_detached_from", "_visits", "_retains_grad", "__weakref__")
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):
@@ -115,6 +118,7 @@ class Tensor(TorchMethods):
     def _init(self, requires_grad, name, op=None, parents=(), params=None):
         self._grad = None                 # ∂E/∂self after backward(), same shape (see `grad`)
         self._shared = False              # _grad may be another tensor's array too (see `grad`)
+        self._retains_grad = False        # retain_grad(): keep .grad with edges unrecorded too
         self._requires_grad = requires_grad
         self._name = name                 # label: "W", "h_t", or the op that made it
         self._named = False               # given by a user or a layer, not the op's (or "tensor")
@@ -179,7 +183,14 @@ class Tensor(TorchMethods):
         copying it for each (one copy per tensor doubled a step's memory, measured).
         The first read of a shared gradient makes it this tensor's own copy, so
         writing into it (``h.grad *= 2``) never changes another tensor's gradient.
+
+        Under ``record_edge_grads(False)`` backward() keeps the gradients of leaves and of
+        tensors marked with `retain_grad()` only (see autograd.keeps_grad); reading one it
+        dropped gives None and a warning, as in PyTorch.
         """
+        if self._grad is DROPPED:
+            warnings.warn(grad_dropped(self.name, self.scope, self.shape), UserWarning, stacklevel=2)
+            return None
         if self._shared:
             self._grad, self._shared = np.array(self._grad), False
         return self._grad
@@ -187,6 +198,20 @@ class Tensor(TorchMethods):
     @grad.setter
     def grad(self, value):
         self._grad, self._shared = value, False
+
+    def retain_grad(self) -> None:
+        """Keep this tensor's `.grad` after backward() under ``record_edge_grads(False)`` too
+        (with edges recorded every tensor keeps it anyway). As PyTorch's: a no-op on a
+        leaf, which keeps its gradient always; refused on a tensor that needs no gradient."""
+        if not self._requires_grad:
+            raise RuntimeError(cannot_retain_grad(self.name, self.shape, self.scope))
+        if self._op is not None:
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        """True once retain_grad() was called on this non-leaf tensor (False for a leaf, as PyTorch)."""
+        return self._retains_grad
 
     @property
     def requires_grad(self) -> bool:

@@ -53,6 +53,15 @@ def _bias(hidden_size, dtype, bias: bool, name: str) -> Tensor:
     return Tensor(np.zeros(hidden_size, dtype or get_default_dtype()), name=name)
 
 
+def _keep_grads(state: tuple) -> tuple:
+    """Mark the new state h_t (and C_t) with retain_grad(): backward() keeps ∂E/∂h_t for
+    every t even under record_edge_grads(False), where other intermediates drop theirs."""
+    for s in state:
+        if s.requires_grad:
+            s.retain_grad()
+    return state
+
+
 class _Cell(Module):
     """What the three cells share: sizes, and the checks a direct call makes.
 
@@ -80,7 +89,7 @@ class _Cell(Module):
 
     def step(self, x_t: Tensor, state: tuple) -> tuple:
         """One step with the state as a tuple: how the sequence layers call the cell."""
-        return self.as_tuple(self.forward(x_t, self.from_tuple(state)))
+        return _keep_grads(self.as_tuple(self.forward(x_t, self.from_tuple(state))))
 
     def __call__(self, x_t, state=None):
         """``cell(x_t, state)``: convert and check the inputs, then run `forward`."""
@@ -88,7 +97,9 @@ class _Cell(Module):
         parts = self.as_tuple(state)
         parts = tuple(self._state(s, x_t, name) for s, name in zip(parts, self.state_names))
         self._check_step(x_t, parts)
-        return self.forward(x_t, self.from_tuple(parts))
+        out = self.forward(x_t, self.from_tuple(parts))
+        _keep_grads(self.as_tuple(out))
+        return out
 
     def _state(self, s, x_t: Tensor, name: str) -> Tensor:
         """One state part as a Tensor; None means zeros (B, H), a constant named h_0 or C_0."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import kept_grad
 from .graph import Edge, Node, Picture, cut_from, edge_id, reading_order, tensor_ids, time_steps
 from .labels import fmt_norm, norm, shape_text, stats, step_title
 
@@ -61,15 +62,16 @@ def _lane_order(tensors, step_at):
 def _cell_node(step, nid, state, title) -> Node:
     h, C = state.get((step, "h_t")), state.get((step, "C_t"))
     tip = [f"time step {step[1]} ({step[0] or 'no layer name'})"]
-    for t in (h, C):
+    h_grad, C_grad = (None if t is None else kept_grad(t) for t in (h, C))   # None if dropped too
+    for t, grad in ((h, h_grad), (C, C_grad)):
         if t is not None:
             tip.append(f"{t.name} {shape_text(t.shape)} value: {stats(t.data)}")
-            if t.grad is not None:
-                tip.append(f"  ∂E/∂{t.name}: {stats(t.grad)}")
+            if grad is not None:
+                tip.append(f"  ∂E/∂{t.name}: {stats(grad)}")
     ports = ("C", "h") if C is not None else ()
-    hn = norm(h.grad) if h is not None and h.grad is not None else None
-    totals = [f"‖∂E/∂{t.name[0]}_{step[1]}‖ = {fmt_norm(norm(t.grad))}" for t in (C, h)
-              if t is not None and t.grad is not None]
+    hn = norm(h_grad) if h_grad is not None else None
+    totals = [f"‖∂E/∂{t.name[0]}_{step[1]}‖ = {fmt_norm(norm(grad))}"
+              for t, grad in ((C, C_grad), (h, h_grad)) if grad is not None]
     return Node(nid, "cell", "\n".join([title, *totals]), "\n".join(tip), step, hn, ports)
 
 

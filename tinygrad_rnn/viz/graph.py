@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..autograd import kept_grad
 from ..autograd import walk as _engine_walk
 from .labels import fmt_norm, norm, shape_text, stats, step_of
 
@@ -146,8 +147,8 @@ def expression(t) -> str:
 def label_of(t, kind: str) -> str:
     """Lines of plain text: the name (with its step: h_3), the op and shape, and ‖∂E/∂·‖ (the total)."""
     shape = shape_text(t.shape)
-    name = step_name(t.name, _t_of(t))
-    total = f"\n‖∂E/∂{name}‖ = {fmt_norm(norm(t.grad))}" if t.grad is not None else ""
+    name, grad = step_name(t.name, _t_of(t)), kept_grad(t)    # None too where backward() dropped it
+    total = f"\n‖∂E/∂{name}‖ = {fmt_norm(norm(grad))}" if grad is not None else ""
     if kind == "loss":
         value = f"\nE = {t.item():.4g}" if t.size == 1 else ""
         return f"{t.name if t._named else 'loss'}\n{t.op} {shape}{value}"
@@ -166,8 +167,8 @@ def label_of(t, kind: str) -> str:
 def tooltip_of(t) -> str:
     lines = [f"{t.name}: {t.op or 'leaf'} {shape_text(t.shape)} {t.dtype}",
              f"value: {stats(t.data)}"]
-    if t.grad is not None:
-        lines.append(f"grad ∂E/∂{t.name}: {stats(t.grad)}")
+    if (grad := kept_grad(t)) is not None:
+        lines.append(f"grad ∂E/∂{t.name}: {stats(grad)}")
     if t.scope:
         lines.append(f"scope: {t.scope}")
     return "\n".join(lines)
@@ -186,7 +187,7 @@ def op_picture(root) -> Picture:
         kind = kind_of(t, root)
         node = Node(ids[t], kind, label_of(t, kind), tooltip_of(t), steps.get(t),
                     dom_id=tids[t], stands_for=(tids[t],), role=t.name)
-        if t.name == "h_t" and t.grad is not None:
+        if t.name == "h_t" and kept_grad(t) is not None:
             node.state_norm = norm(t.grad)
         if kind == "param" and t.grad is not None:
             _show_fan_in(node, t, tensors)

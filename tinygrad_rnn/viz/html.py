@@ -162,7 +162,8 @@ def _states(pic, by_tid, level, tids) -> list:
     for n in pic.nodes:
         for m in n.stands_for:
             t = by_tid.get(m)
-            if t is None or t.name not in ("h_t", "C_t") or t.grad is None or not step_of(t.scope):
+            if t is None or t.name not in ("h_t", "C_t") or autograd.kept_grad(t) is None \
+                    or not step_of(t.scope):
                 continue
             if level == "cell" and n.kind != "cell":
                 continue
@@ -188,8 +189,9 @@ def _step(step) -> str | None:
 
 
 def _tensor_record(t, root) -> dict:
+    g = autograd.kept_grad(t)            # None where none arrived, or backward() dropped it
     return dict(name=t.name, scope=t.scope, shape=list(t.shape), kind=kind_of(t, root), op=t.op,
-                value=summary(t.data, values=False), grad=summary(t.grad) if t.grad is not None else None)
+                value=summary(t.data, values=False), grad=summary(g) if g is not None else None)
 
 
 def _edge_record(edge, tids) -> dict:

@@ -8,6 +8,7 @@ import weakref
 
 import pytest
 
+from tests.test_memory import _collections
 from tinygrad_rnn.memory import gc_paused
 
 
@@ -26,22 +27,6 @@ def collector():
     gc.enable()
 
 
-def _young_collections_after(fn) -> int:
-    """How many young (generation 0) collections start while fn runs."""
-    seen = []
-
-    def count(phase, info):
-        if phase == "start" and info["generation"] == 0:
-            seen.append(info)
-
-    gc.callbacks.append(count)
-    try:
-        fn()
-    finally:
-        gc.callbacks.remove(count)
-    return len(seen)
-
-
 def test_a_block_that_leaves_many_live_objects_starts_no_young_collection_after_it(collector):
     kept = []
 
@@ -50,7 +35,7 @@ def test_a_block_that_leaves_many_live_objects_starts_no_young_collection_after_
             kept.extend(Node() for _ in range(3 * gc.get_threshold()[0]))   # the "graph": alive
         kept.extend(Node() for _ in range(50))
 
-    assert _young_collections_after(block_then_more) == 0
+    assert _collections(block_then_more) == 0
     assert len(kept) == 3 * gc.get_threshold()[0] + 50
 
 

@@ -23,6 +23,11 @@ row. That is what this module computes (Graphviz then only draws it, with
 
 Coordinates are in points, y pointing down while we compute; `flip` turns
 them into Graphviz's y-up at the end.
+
+This module places the boxes and the nodes (steps 1, 2 and 4); the buses of
+step 3 (which side, which order, the junctions and running sums, the taps into
+an elided-steps marker) are in buses.py, and the lines drawn between the placed
+nodes in routes.py. `_Row` mixes both in: they read the same row.
 """
 
 from __future__ import annotations
@@ -31,32 +36,17 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from .buses import BUS_FIRST, BUS_STEP, Bus, Buses
 from .graph import Picture
-from .labels import norm
 from .layered import Cell
+from .routes import Routes, spread_heads
 
 PAD = 16            # node to box border
 TITLE = 20          # the box title ("t = 3") above the nodes
 BOX_GAP = 84        # between two step boxes: the states cross here, with their labels
 LANE_GAP = 60       # between two rows of boxes, besides their buses
 CHUNK_GAP = 170     # between two chunks of one layer in a row (room for the detach() cut)
-BUS_FIRST = 40      # box border to the nearest bus (a tap's label sits in between)
-BUS_STEP = 24       # between two buses (a weight's box fits between)
-TAP_SPREAD = 8      # several taps into one node: this far apart
-MARK_TAP = 100      # taps into an elided-steps marker: this far apart (each carries a label)
 LABEL_H = 11
-
-
-@dataclass
-class Bus:
-    """One shared weight's bus: junctions along a line and the running sums between them."""
-    weight: str                     # node id
-    y: float
-    xs: list[float]                 # tap junctions, left to right
-    edges: list[int]                # the tap edges (indices into Picture.edges), same order
-    sums: list[float]               # ‖Σ_{k≤j} share_k‖ after junction j
 
 
 @dataclass
@@ -87,7 +77,7 @@ def layout(pic: Picture, sizes: dict[str, tuple[float, float]]) -> Drawing | Non
     return _Row(pic, sizes).d
 
 
-class _Row:
+class _Row(Buses, Routes):
     def __init__(self, pic: Picture, sizes):
         self.pic, self.sizes, self.d = pic, dict(sizes), Drawing()
         self.nodes = {n.id: n for n in pic.nodes}
@@ -107,7 +97,7 @@ class _Row:
         self._tail()
         self._buses()
         self._routes()
-        _spread_heads(self.d)
+        spread_heads(self.d)
         _fit(self.d)
 
     # -- who is what ----------------------------------------------------------------
@@ -188,15 +178,6 @@ class _Row:
                 self.side[w] = cell.side(users[0])
         return cell, tpl, reverse > 0
 
-    def _widen_marks(self):
-        """An elided-steps marker is as wide as the labelled taps it takes from one side need."""
-        for m in self.marks:
-            ends = [self.side.get(self.pic.edges[i].src, 1) for i, e in enumerate(self.pic.edges)
-                    if e.dst == m and e.src in self.buses]
-            n = max(ends.count(-1), ends.count(1))
-            w, h = self.sizes[m]
-            self.sizes[m] = (max(w, n * MARK_TAP), h)
-
     # -- the rows of boxes -------------------------------------------------------------
     def _rows(self):
         """One row of boxes per layer; the chunks of one layer ("rnn", "rnn (2)": truncated BPTT
@@ -207,16 +188,7 @@ class _Row:
         for lane in self.lanes:
             rows.setdefault(re.sub(r" \(\d+\)$", "", lane), []).append(lane)
         for chunks in rows.values():
-            first = self.cells[chunks[0]][0]
-            mine = [w for w in self.buses if w not in self.bus_y and any(
-                self.step.get(self.pic.edges[k].dst, ("",))[0] in chunks for k in self.outs[w])]
-            # nearest the row: the bus whose taps sit furthest right (fewest taps cross it)
-            where = {w: max(first.x.get(self.tmap_role(w, self.cells[chunks[0]][1]), 0.0), 0.0)
-                     for w in mine}
-            above = sorted((w for w in mine if self.side.get(w) == -1), key=lambda w: -where[w])
-            below = sorted((w for w in mine if self.side.get(w) != -1), key=lambda w: -where[w])
-            self.bus_rank.update({w: k for k, w in enumerate(above)})
-            self.bus_rank.update({w: k for k, w in enumerate(below)})
+            above, below = self._bus_order(chunks)
             top = y0 + (BUS_FIRST + BUS_STEP * (len(above) - 1) if above else 0.0)
             x_start, bottom = 60.0, top
             for lane in chunks:
@@ -305,163 +277,6 @@ class _Row:
             self.d.pos[n] = (x0 + cell.x[n], cell.y[n] + dy)
         self.tail_cell, self.tail_x0, self.tail_dy = cell, x0, dy
         self.right = max(self.right, x0 + cell.width)
-
-    def _buses(self):
-        """Each weight at the right end of its bus; a junction under (over) each op it feeds."""
-        pic, d = self.pic, self.d
-        at_mark = self._mark_taps()
-        for w in self.buses:
-            taps = [i for i in self.outs[w] if pic.edges[i].dst in self.step or pic.edges[i].dst in d.pos
-                    and pic.edges[i].dst in self.marks]
-            count, seen, xs = defaultdict(int), defaultdict(int), []
-            for i in taps:
-                count[pic.edges[i].dst] += 1
-            for i in taps:
-                v = pic.edges[i].dst
-                xs.append(at_mark[i] if i in at_mark else
-                          d.pos[v][0] + (seen[v] - (count[v] - 1) / 2) * TAP_SPREAD)
-                seen[v] += 1
-            pairs = sorted(zip(xs, taps))
-            running, sums = None, []
-            for _, i in pairs:
-                g = pic.edges[i].grad
-                if g is not None:
-                    g = np.asarray(g, dtype=np.float64)
-                    running = g if running is None else running + g
-                sums.append(norm(running) if running is not None else None)
-            y = self.bus_y[w]
-            wide = max(d.size[v][0] for v in self.buses)
-            d.pos[w] = (self.right + 24 + self.bus_rank[w] * (wide + 12) + wide / 2, y)
-            d.buses.append(Bus(w, y, [x for x, _ in pairs], [i for _, i in pairs], sums))
-
-    def _mark_taps(self) -> dict[int, float]:
-        """Where each weight's tap meets an elided-steps marker: spread along its top (bottom) side,
-        the nearest bus's tap rightmost, as in the boxes."""
-        pic, d, at = self.pic, self.d, {}
-        for m in self.marks:
-            if m not in d.pos:
-                continue
-            for side in (-1, 1):
-                taps = sorted((i for w in self.buses if self.side.get(w, 1) == side for i in self.outs[w]
-                               if pic.edges[i].dst == m), key=lambda i: -self.bus_rank[pic.edges[i].src])
-                step = MARK_TAP
-                for k, i in enumerate(taps):
-                    at[i] = d.pos[m][0] + (k - (len(taps) - 1) / 2) * step
-        return at
-
-    # -- edges -------------------------------------------------------------------------------
-    def _routes(self):
-        d = self.d
-        tap = {i: (b, b.xs[j]) for b in d.buses for j, i in enumerate(b.edges)}
-        for i, e in enumerate(self.pic.edges):
-            if e.src in d.hidden or e.dst in d.hidden:
-                continue
-            if i in tap:
-                b, x = tap[i]
-                vy, vh = d.pos[e.dst][1], d.size[e.dst][1]
-                d.routes[i] = [(x, b.y), (x, vy - vh / 2 if b.y < vy else vy + vh / 2)]
-                continue
-            a, s_dst = self.step.get(e.src), self.step.get(e.dst)
-            if a and a == s_dst:
-                d.routes[i] = self._inner(e, a)
-            elif s_dst:
-                d.routes[i] = self._entering(e, s_dst)
-            elif a and e.dst in self.marks:             # into the elided steps, as h_t leaves for t+1
-                b = d.pos[e.dst]
-                d.routes[i] = [(d.pos[e.src][0] + d.size[e.src][0] / 2, d.pos[e.src][1]),
-                               *self._out_path(e.src, a, True), (b[0] - d.size[e.dst][0] / 2, b[1])]
-            elif a:
-                d.routes[i] = self._leaving(e, a)
-            elif e.src in self.tail and e.dst in self.tail:
-                d.routes[i] = self._in_tail(e)
-            else:
-                d.routes[i] = _straight(d, e.src, e.dst)
-
-    def _inner(self, e, s):
-        cell = self.cells[s[0]][0]
-        u, v = self.tmap.get(e.src), self.tmap.get(e.dst)
-        for a, b, _, dummies in cell.chains:
-            if a == u and b == v:
-                return [self.to_box(s, p) for p in cell.route(a, b, dummies)]
-        return _straight(self.d, e.src, e.dst)
-
-    def _entering(self, e, s):
-        """Into step s from outside it (h_{t-1}, h_0): through the border, then the cell's own path."""
-        cell = self.cells[s[0]][0]
-        d, key, v = self.d, self.cset(e.src, s), self.tmap.get(e.dst)
-        a, b = d.pos[e.src], d.pos[e.dst]
-        forward = a[0] < self.box_of[s][0] + 1
-        start = (a[0] + d.size[e.src][0] / 2, a[1]) if forward else (a[0] - d.size[e.src][0] / 2, a[1])
-        pts = [start]
-        src_s = self.step.get(e.src)
-        if src_s and src_s in self.box_of:
-            pts += self._out_path(e.src, src_s, forward)
-        if key in cell.y:
-            pts.append(self.to_box(s, (cell.x[key], cell.y[key])))
-            for x, y, _, dummies in cell.chains:
-                if x == key and y == v:
-                    pts += [self.to_box(s, (cell.x[m], cell.y[m])) for m in dummies]
-                    break
-        return pts + [(b[0] - d.size[e.dst][0] / 2, b[1])]
-
-    def _leaving(self, e, s):
-        """From a step to the readout: out through the right border, as h_t leaves for step t+1."""
-        d, cell, key = self.d, self.tail_cell, ("in", e.src)
-        a, b = d.pos[e.src], d.pos[e.dst]
-        pts = [(a[0] + d.size[e.src][0] / 2, a[1]), *self._out_path(e.src, s, True)]
-        if cell is not None and key in cell.y:                  # the lane the tail kept for it
-            at = lambda m: (self.tail_x0 + cell.x[m], cell.y[m] + self.tail_dy)   # noqa: E731
-            pts.append(at(key))
-            for u, v, _, dummies in cell.chains:
-                if u == key and v == e.dst:
-                    pts += [at(m) for m in dummies]
-                    break
-        return pts + [(b[0] - d.size[e.dst][0] / 2, b[1])]
-
-    def _out_path(self, src, s, forward):
-        """The way a state leaves its box: the cell's own path to the out-border, then the border."""
-        cell, _, _ = self.cells[s[0]]
-        box, key, u = self.box_of[s], ("out", self.role[src]), self.tmap.get(src)
-        y = self.d.pos[src][1]
-        pts = []
-        for a, b, _, dummies in cell.chains:
-            if a == u and b == key:
-                pts = [self.to_box(s, (cell.x[m], cell.y[m])) for m in dummies]
-                pts.append(self.to_box(s, (cell.x[key], cell.y[key])))
-                y = pts[-1][1]
-                break
-        return pts + [(box[2] if forward else box[0], y)]
-
-    def _in_tail(self, e):
-        cell = self.tail_cell
-        for a, b, _, dummies in cell.chains:
-            if a == e.src and b == e.dst:
-                return [(self.tail_x0 + x, y + self.tail_dy) for x, y in cell.route(a, b, dummies)]
-        return _straight(self.d, e.src, e.dst)
-
-
-def _straight(d, u, v):
-    a, b = d.pos[u], d.pos[v]
-    if b[0] >= a[0]:
-        return [(a[0] + d.size[u][0] / 2, a[1]), (b[0] - d.size[v][0] / 2, b[1])]
-    return [(a[0] - d.size[u][0] / 2, a[1]), (b[0] + d.size[v][0] / 2, b[1])]
-
-
-def _spread_heads(d):
-    """Several edges into one side of a node end a few points apart, so each keeps its own end."""
-    ends = defaultdict(list)
-    for i, pts in d.routes.items():
-        ends[(round(pts[-1][0], 1), round(pts[-1][1], 1))].append(i)
-    for group in ends.values():
-        if len(group) < 2:
-            continue
-        vertical = abs(d.routes[group[0]][-1][0] - d.routes[group[0]][-2][0]) < 1e-6
-        group.sort(key=lambda i: d.routes[i][-2][0 if vertical else 1])
-        for k, i in enumerate(group):
-            off = (k - (len(group) - 1) / 2) * TAP_SPREAD
-            x, y = d.routes[i][-1]
-            d.routes[i][-1] = (x + off, y) if vertical else (x, y + off)
-
 
 def _fit(d):
     """Move everything so the picture starts at (10, 10); record its size."""

@@ -124,30 +124,74 @@ def test_ids_follow_the_viewer_contract(drawn):
     assert sum(1 for i in ids if i.startswith("e")) == sum(1 for e in op_picture(loss).edges)
 
 
-def test_a_lane_running_backwards_in_time_has_its_boxes_in_that_order():
+def backward_lane(T):
+    """E = ‖h_1‖² of an RNN cell run from t = T down to t = 1 (the reverse direction of a
+    bidirectional layer), after backward(), and the cell."""
     tg.manual_seed(0)
     cell = tg.nn.RNNCell(3, 4)
-    x = np.random.default_rng(0).standard_normal((2, 4, 3))
+    x = np.random.default_rng(0).standard_normal((2, T, 3))
     h = None
-    for t in (4, 3, 2, 1):                                          # the reverse direction
+    for t in range(T, 0, -1):
         with tg.scope(f"back/t={t}"):
             h = cell(x[:, t - 1], h)
             h.name = "h_t"
     E = (h * h).sum()
     E.backward()
-    report = measure_graph(viz.draw_graph(E))
-    doc = json.loads(viz.draw_graph(E).pipe(format="json"))
-    lefts = {o["label"]: float(o["bb"].split(",")[0]) for o in doc["objects"]
-             if o.get("name", "").startswith("cluster")}
-    assert lefts["t = 4"] < lefts["t = 3"] < lefts["t = 2"] < lefts["t = 1"]
-    assert report.step_spread == 0 and report.labels_misplaced == 0
+    return E, cell
+
+
+def boxes_and_states(E, doc):
+    """The step boxes {label: bb}, after checking that each h_t leaves its box on the side of
+    the box it feeds next (the right, since the boxes stand t = T first)."""
     boxes = {o["label"]: [float(v) for v in o["bb"].split(",")] for o in doc["objects"]
              if o.get("name", "").startswith("cluster")}
     pos = {o["name"]: float(o["pos"].split(",")[0]) for o in doc["objects"] if "pos" in o}
-    for n in op_picture(E).nodes:                    # h_t leaves on the side of the box it feeds next
-        if n.step and re.fullmatch(r"h_[1-9]\d*", n.label.split("\n")[0]):
+    for n in op_picture(E).nodes:
+        if n.step and n.id in pos and re.fullmatch(r"h_[1-9]\d*", n.label.split("\n")[0]):
             x0, _, x1, _ = boxes[f"t = {n.step[1]}"]
             assert pos[n.id] > (x0 + x1) / 2, n.label
+    return boxes
+
+
+def test_a_lane_running_backwards_in_time_has_its_boxes_in_that_order():
+    E, _ = backward_lane(4)
+    report = measure_graph(viz.draw_graph(E))
+    boxes = boxes_and_states(E, json.loads(viz.draw_graph(E).pipe(format="json")))
+    assert boxes["t = 4"][0] < boxes["t = 3"][0] < boxes["t = 2"][0] < boxes["t = 1"][0]
+    assert report.step_spread == 0 and report.labels_misplaced == 0
+
+
+def test_a_backward_lane_with_elided_steps_keeps_its_order_and_its_sums_run_over_later_steps():
+    """T = 10 from t = 10 down to 1, elide=2: boxes 10, 9, the marker for 3…8, boxes 2, 1, and
+    each bus has summed the later steps, so its labels read Σ_{k≥t} and it ends at ‖∂E/∂W‖."""
+    T, k = 10, 2
+    E, cell = backward_lane(T)
+    text = viz.draw_graph(E, elide=k).pipe(format="json")
+    report, doc = measure(text), json.loads(text)
+    assert report.step_spread == 0 and report.step_sizes == 1 and report.labels_misplaced == 0
+    boxes = boxes_and_states(E, doc)
+    [mark] = [o for o in doc["objects"] if o.get("name", "").startswith("elided")]
+    x, y = (float(v) for v in mark["pos"].split(","))
+    lefts = [boxes[f"t = {t}"][0] for t in (10, 9, 2, 1)]
+    assert lefts == sorted(lefts) and boxes["t = 9"][2] < x < boxes["t = 2"][0]
+    assert boxes["t = 2"][1] < y < boxes["t = 2"][3]
+    full = op_picture(backward_lane(T)[0])                          # the same run, nothing elided
+    step = {n.id: n.step for n in full.nodes}
+    names = {o["_gvid"]: o["name"] for o in doc["objects"]}
+    for w in op_picture(E).nodes:
+        if w.kind != "param":
+            continue
+        shares = {step[e.dst][1]: np.asarray(e.grad, dtype=np.float64) for e in full.edges
+                  if e.src == w.id}                                 # the shares, by step
+        bus = [e for e in doc["edges"] if e["id"].startswith(f"xbus{w.dom_id}_")]
+        assert len(bus) == 2 * k + 1 and names[bus[-1]["head"]] == w.id
+        for seg, first in zip(bus, (10, 9, 3, 2, 1)):               # after box 10, 9, the marker, 2, 1
+            assert f"k≥{first}" in seg["label"], seg["label"]
+            value = float(re.search(r"(\d\.\d\de[-+]\d\d)", seg["label"]).group(1))
+            np.testing.assert_allclose(value, np.linalg.norm(sum(shares[t] for t in range(first, T + 1))),
+                                       rtol=5e-3)
+        total = getattr(cell, w.label.split("\n")[0]).grad                # the last sum is ‖∂E/∂W‖
+        np.testing.assert_allclose(value, np.linalg.norm(total), rtol=5e-3)
 
 
 def test_a_shared_scale_colours_alike_and_says_so():

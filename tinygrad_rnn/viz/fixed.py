@@ -167,9 +167,21 @@ def _edge(g, e: Edge, spline, at, scale, flip, summed: str | None = None) -> Non
 
 
 def _sum_text(pic, d, b, k) -> str:
-    n = pic.nodes[[n.id for n in pic.nodes].index(pic.edges[b.edges[k]].dst)]
-    t = n.hides[2] if n.hides else n.step[1]
-    return f"Σ_{{k≤{t}}} {fmt_norm(b.sums[k])}"
+    """Σ_{k≤t} after the tap of step t; Σ_{k≥t} where the lane runs from t+1 to t (its boxes
+    stand t = T first, so the bus has summed the later steps); a plain Σ if neither holds."""
+    by_id = {n.id: n for n in pic.nodes}
+
+    def span(j):                                   # the steps tap j stands for: (first, last)
+        n = by_id[pic.edges[b.edges[j]].dst]
+        return (n.hides[1], n.hides[2]) if n.hides else (n.step[1], n.step[1])
+    spans = [span(j) for j in range(len(b.edges))]
+    first, last = min(s[0] for s in spans), max(s[1] for s in spans)
+    lo, hi = min(s[0] for s in spans[:k + 1]), max(s[1] for s in spans[:k + 1])
+    if lo == first and hi == spans[k][1]:
+        return f"Σ_{{k≤{hi}}} {fmt_norm(b.sums[k])}"
+    if hi == last and lo == spans[k][0]:
+        return f"Σ_{{k≥{lo}}} {fmt_norm(b.sums[k])}"
+    return f"Σ {fmt_norm(b.sums[k])}"
 
 
 def _bus(g, pic, d, b, splines, where, scale, flip) -> None:

@@ -191,7 +191,11 @@ def step_alignment(layout: Layout) -> tuple[float | None, int | None]:
     if not steps:
         return None, None
     ys = [(b[1] + b[3]) / 2 for b in steps]
-    sizes = {(round(b[2] - b[0]), round(b[3] - b[1])) for b in steps}
+    sizes = []                                 # alike within 1 pt: -Tjson rounds each corner to 0.1 pt
+    for b in steps:
+        w, h = b[2] - b[0], b[3] - b[1]
+        if not any(abs(w - u) <= 1 and abs(h - v) <= 1 for u, v in sizes):
+            sizes.append((w, h))
     return max(ys) - min(ys), len(sizes)
 
 

@@ -6,6 +6,7 @@ viz.measure from the `-Tjson` layout, and so is torchviz's make_dot of the same
 PyTorch models (benchmarks/render_models.py).
 """
 
+import itertools
 import json
 import re
 
@@ -92,8 +93,10 @@ def test_a_shared_weight_is_one_bus_whose_taps_are_its_real_edges(drawn):
 
 def test_buses_on_one_side_cross_no_more_than_they_must(drawn):
     """Two weights' buses on one side of the row cross at least T - 1 times, however they are
-    drawn: the nearer bus and its T taps cut that side into T regions, one tap of the farther
-    weight in each. The layout meets that floor exactly, and its buses cross nothing else."""
+    drawn: every box is the same cell, so along that side their taps alternate, a_1 b_1 ... a_T
+    b_T; the nearer weight's bus and its T taps then cut the side into T regions, one tap of
+    the farther weight in each, and the farther weight's tree must pass T - 1 times from one
+    region into the next. The layout meets that floor exactly, and its buses cross nothing else."""
     cell, T, loss, g, text = drawn
     layout, doc = parse(text), json.loads(text)
     names = {o["_gvid"]: o["name"] for o in doc["objects"]}
@@ -101,9 +104,14 @@ def test_buses_on_one_side_cross_no_more_than_they_must(drawn):
     weights = {names[e["head"]] for e in buses if names[e["head"]] in {n.id for n in op_picture(loss).nodes}}
     taps = [e for e in layout.edges if names[e["tail"]] in weights]
     middle = np.mean([(b[1] + b[3]) / 2 for _, b in layout.boxes])
-    above = sum(1 for w in weights if next(e for e in buses if names[e["head"]] == w)["line"][0][1] > middle)
-    below = len(weights) - above                                    # (-Tjson's y points up)
-    floor = (T - 1) * (above * (above - 1) + below * (below - 1)) // 2
+    above = [w for w in weights if next(e for e in buses if names[e["head"]] == w)["line"][0][1] > middle]
+    below = [w for w in weights if w not in above]                 # (-Tjson's y points up)
+    where = {w: sorted(t["line"][0][0] for t in taps if names[t["tail"]] == w) for w in weights}
+    for side in (above, below):
+        for a, b in itertools.combinations(side, 2):               # the taps alternate along the row
+            order = [w for _, w in sorted([(x, a) for x in where[a]] + [(x, b) for x in where[b]])]
+            assert all(u != v for u, v in zip(order, order[1:])), (a, b, order)
+    floor = (T - 1) * (len(above) * (len(above) - 1) + len(below) * (len(below) - 1)) // 2
     assert sum(crossings_between(t["line"], b["line"]) for t in taps for b in buses) == floor
     others = [e for e in layout.edges if e not in buses and e not in taps]
     assert sum(crossings_between(o["line"], b["line"]) for o in others for b in buses) == 0

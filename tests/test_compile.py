@@ -264,6 +264,15 @@ def test_a_target_out_of_range_gets_the_eager_error():
         step(x, bad)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8, np.uint16])
+def test_the_index_guard_reads_negative_and_too_large_targets_in_any_integer_dtype(dtype):
+    from tinygrad_rnn.compile import _in_range
+    ok = np.array([[0, 3], [2, 1]], dtype=dtype)
+    assert _in_range(ok, 4) and not _in_range(ok, 3)
+    if np.dtype(dtype).kind == "i":
+        assert not _in_range(np.array([0, -1], dtype=dtype), 4)
+
+
 # ---- what the replay cannot follow is refused -----------------------------
 def test_dropout_inside_fn_is_refused():
     tg.manual_seed(0)

@@ -1,6 +1,8 @@
 """The generated replay writes some VJPs out instead of calling them (codegen._INLINE,
 the matmul, stack and cat slices): each must be its ops.py row, to the last bit."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -49,3 +51,20 @@ def test_a_written_out_index_reads_the_same_elements(index):
 def test_an_index_with_arrays_is_not_written_out():
     assert codegen._literal((slice(None), np.array([0, 2]))) is None
     assert codegen._literal(()) is None
+
+
+@pytest.mark.parametrize("shape, axis", [((2, 3), 1), ((2, 3), 0), ((2, 3), -2), ((4,), 0), ((2, 3), 2)],
+                         ids=str)
+def test_a_stack_written_as_one_concatenate_is_the_row(shape, axis):
+    xs = [RNG.standard_normal(shape) for _ in range(5)]
+    y = ops.stack.forward(*xs, axis=axis)
+    joined = codegen._stack_as_cat(ops.stack, functools.partial(ops.stack.forward, axis=axis), xs)
+    if axis % (len(shape) + 1) == len(shape):
+        assert joined is None                  # a new last axis: no axis to concatenate along
+        return
+    np.testing.assert_array_equal(np.concatenate(xs, axis=joined).reshape(y.shape), y)
+
+
+def test_a_stack_of_different_shapes_is_not_written_as_a_concatenate():
+    xs = [np.zeros((2, 3)), np.zeros((3, 2))]
+    assert codegen._stack_as_cat(ops.stack, functools.partial(ops.stack.forward, axis=0), xs) is None

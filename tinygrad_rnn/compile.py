@@ -424,7 +424,7 @@ class _Program:
         """Index arguments in range: otherwise the eager step's own checks must speak."""
         for i, n in self.index_args:
             a = args[i]._data if isinstance(args[i], Tensor) else args[i]
-            if a.size and (a.min() < 0 or a.max() >= n):
+            if a.size and not _in_range(a, n):
                 return False
         return True
 
@@ -525,6 +525,13 @@ class _Program:
             if t.grad is not None and self.slot_of[id(t)] not in self.accumulate:
                 return False              # add to it or replace it? the next capture sees
         return True
+
+
+def _in_range(a: np.ndarray, n: int) -> bool:
+    """0 <= a < n everywhere, in one pass: read as unsigned, a negative index is huge."""
+    if a.dtype.kind == "i":
+        return bool(a.view(a.dtype.str.replace("i", "u")).max() < n)
+    return bool(a.min() >= 0 and a.max() < n)
 
 
 def _buffer(a: np.ndarray):

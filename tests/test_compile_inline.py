@@ -68,3 +68,15 @@ def test_a_stack_written_as_one_concatenate_is_the_row(shape, axis):
 def test_a_stack_of_different_shapes_is_not_written_as_a_concatenate():
     xs = [np.zeros((2, 3)), np.zeros((3, 2))]
     assert codegen._stack_as_cat(ops.stack, functools.partial(ops.stack.forward, axis=0), xs) is None
+
+
+@pytest.mark.parametrize("op, i", sorted(codegen._INTO, key=lambda k: k[0].name),
+                         ids=lambda v: getattr(v, "name", str(v)))
+def test_a_vjp_written_into_a_stack_is_its_row_bit_for_bit(op, i):
+    x, g = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
+    y, buf = op.forward(x), np.zeros((5, 4))
+    out = eval(codegen._INTO[op, i].format(g="g", y="y", out="buf[1:4]"),   # noqa: S307
+               {"multiply": np.multiply}, {"g": g, "y": y, "buf": buf})
+    assert np.shares_memory(out, buf)
+    np.testing.assert_array_equal(buf[1:4], op.vjp(i, g, y, [x], {}))
+    np.testing.assert_array_equal(buf[[0, 4]], 0)

@@ -17,7 +17,9 @@ input), so the generated program computes exactly what eager backward() does.
 
 from __future__ import annotations
 
+import collections
 import functools
+import re
 
 import numpy as np
 
@@ -35,46 +37,120 @@ _INLINE = {                       # VJPs so simple that a call would cost more t
 }
 
 
+# The same rows writing into a given array (`out=`): the δ_t of a deferred sum go straight
+# into the stack the matmul AᵀG reads, instead of T arrays concatenated at the end.
+_INTO = {
+    (ops.tanh, 0): "multiply({g}, 1 - {y} * {y}, out={out})",
+    (ops.sigmoid, 0): "multiply({g} * {y}, 1 - {y}, out={out})",
+}
+
+
 def generate(program) -> tuple[str, dict]:
-    """Python source of `replay(args)` for a built program, and the names it uses."""
-    w = _Writer(program)
-    w.sources()
-    w.forward()
-    w.backward()
-    w.deferred()
-    w.returns()
-    return "\n".join(w.lines) + "\n", w.ns
+    """Python source of `replay(args)` for a built program, and the names it uses.
+
+    Written twice: the first pass learns which stacks the deferred sums need, the
+    second writes the rows that nobody else can see (gradients eager backward() does
+    not keep) straight into them.
+    """
+    first = _Writer(program)
+    first.write()
+    w = _Writer(program, first.placements())
+    w.write()
+    return "\n".join(_freed(w.lines, w.frees)) + "\n", w.ns
 
 
 class _Writer:
     """Writes the replay function section by section: sources, forward, backward,
     the deferred sums, the return. `v<k>` is slot k's value, `g<k>` its gradient."""
 
-    def __init__(self, program):
+    def __init__(self, program, placed=None):
         self.p, self.tensors = program, program.tensors
         self.ns = {"np": np, "asarray": np.asarray, "ones_like": np.ones_like,
                    "concatenate": np.concatenate, "unbroadcast": ops.unbroadcast, "dense": _dense,
-                   "add_reduce": np.add.reduce}
+                   "add_reduce": np.add.reduce, "multiply": np.multiply}
         self.lines = ["def replay(args):"]
         self.arrived, self.waiting = set(), {}   # slots with a gradient; deferred shares per weight
         self.transposes = set()                  # weights whose transpose is already written
         self.alias = {}                          # g<s> is the array g<alias[s]> (add passes g on)
         self.stacks = {}                         # stacked factors already written, by their rows
         self.kind = {s: kind for s, kind, _ in program.sources}
+        self.dropped = program.dropped           # gradients eager backward() does not keep
+        self.placed = placed or {}               # slot -> the rows of a stack its gradient goes into
+        self.summed, self.first = set(), {}      # slots with 2+ shares; the rule of each first share
+        self.own_slice = set()                   # g<s> is a slice of a dropped gradient, s's alone
+        self.frees = {}                          # line number -> names freed after it (see _freed)
+        self.summed_weights = set()              # weights whose deferred shares are summed
+        self.deferred_uses = collections.Counter(
+            s for _, _, shares, _, _ in program.backward_code for _, _, s, _, _, defer in shares if defer)
+
+    def write(self):
+        self.sources()
+        self.forward()
+        self.backward()
+        self.deferred()
+        self.returns()
+        self.free_points()
+
+    def free_points(self):
+        """For each step boundary (a line in `frees`), the dropped gradients last used before
+        it. Views of a reused buffer (the rows written in place, and the names passed them
+        unchanged) hold no memory of their own and are left alone."""
+        in_buffer = set(self.placed) | {s for s, root in self.alias.items() if root in self.placed}
+        names = {f"g{s}" for s in self.arrived & self.dropped} - {f"g{s}" for s in in_buffer}
+        last = {}
+        for k, line in enumerate(self.lines):
+            for name in re.findall(r"\bg\d+\b", line):
+                if name in names:
+                    last[name] = k
+        points = sorted(self.frees)
+        for name, k in sorted(last.items(), key=lambda item: item[1]):
+            later = [m for m in points if m > k]
+            if later:
+                self.frees[later[0]].append(name)
 
     def emit(self, line: str):
         self.lines.append("    " + line)
 
     def add(self, s: int, expr: str):
-        """g<s> gets one more share: the first assigns, the next ones sum."""
+        """g<s> gets one more share: the first assigns, the next ones sum. A slice of a
+        dropped gradient that is s's alone (a stack's share to h_t) sums in place."""
         if s in self.arrived:
-            self.emit(f"g{s} = g{s} + {expr}")
+            if s in self.own_slice:
+                self.emit(f"g{s} += {expr}")
+            else:
+                self.emit(f"g{s} = g{s} + {expr}")
             self.alias.pop(s, None)
+            self.summed.add(s)
         else:
             self.emit(f"g{s} = {expr}")
             if expr[:1] == "g" and expr[1:].isdigit():     # add's VJP: the very array g<o>
                 self.alias[s] = self.alias.get(int(expr[1:]), int(expr[1:]))
         self.arrived.add(s)
+
+    def placements(self) -> dict:
+        """Rows of the deferred stacks that can be written in place: {slot: "bufS0[2:4]"}.
+
+        A row qualifies when its gradient is dropped (no tensor will hold it, nor any
+        tensor it is passed on to unchanged), it is one share written by a rule with an
+        `_INTO` form, and it has the stack's row shape. The buffer is reused at every
+        replay, so nothing anyone can reach may live in it."""
+        groups = {}
+        for s, root in self.alias.items():
+            groups.setdefault(root, set()).add(s)
+        placed = {}
+        for key, name in self.stacks.items():
+            if f"buf{name}" not in self.ns or not all(r[:1] == "g" and r[1:].isdigit() for r in key):
+                continue
+            rows = [int(r[1:]) for r in key]
+            if not all(s in self.first and s not in self.summed and self.tensors[s].ndim == 2
+                       and {s} | groups.get(s, set()) <= self.dropped for s in rows):
+                continue
+            start = 0
+            for s in rows:
+                n = self.tensors[s].shape[0]
+                placed[s] = f"buf{name}[{start}:{start + n}]"
+                start += n
+        return placed
 
     def sources(self):
         """Arguments, live parameters (read each call: the optimizer replaces them), constants."""
@@ -126,16 +202,33 @@ class _Writer:
         self.emit("# backward: one line per edge; g<k> sums the shares reaching v<k>")
         root = self.p.slot_of[id(self.p.root)]
         self.add(root, f"ones_like(v{root})")
+        scope = None
         for o, ins, shares, params, dyn in self.p.backward_code:
-            if self.p.needs_dense.get(o):
-                self.emit(f"g{o} = dense(g{o})")
+            if self.tensors[o].scope != scope or "t=" not in scope:   # a new time step (or a node
+                scope = self.tensors[o].scope                          # outside them, the big ones):
+                self.frees[len(self.lines)] = []                       # free what came before
+            kind = self.p.needs_dense.get(o)
+            if kind == "lazy" or kind and o not in self.p.dropped:   # a dropped view stays one:
+                self.emit(f"g{o} = dense(g{o})")                     # its rules read it as it is
                 self.alias.pop(o, None)
             sent = []
             for i, _, s, shape, cast, defer in shares:
                 if defer is not None:
                     self.waiting.setdefault(s, []).append((defer, ins[0], o))
+                    if len(self.waiting[s]) == self.deferred_uses[s]:
+                        self._sum_shares(s)
                     continue
-                expr = self._share(o, i, ins, params, dyn)
+                op = self.p.ops_of[o]
+                if s in self.placed and s not in self.arrived:
+                    expr = _INTO[op, i].format(g=f"g{o}", y=f"v{o}", out=self.placed[s])
+                else:
+                    expr = self._share(o, i, ins, params, dyn)
+                if s not in self.arrived and (op, i) in _INTO and not params and not self.p.record \
+                        and not self.p.needs_unbroadcast.get((o, i)) and cast is None:
+                    self.first[s] = (op, i)
+                if op in (ops.stack, ops.cat) and o in self.dropped and s not in self.arrived \
+                        and expr.startswith(f"g{o}[") and cast is None:
+                    self.own_slice.add(s)          # nobody reads g<o> but its slices, each once
                 if self.p.needs_unbroadcast.get((o, i)):
                     self.ns[f"shape{s}"] = shape
                     expr = f"unbroadcast({expr}, shape{s})"
@@ -180,23 +273,32 @@ class _Writer:
         return f"v{s}T"
 
     def deferred(self):
-        """Each shared weight's shares at once: Σ_t A_tᵀ G_t as one matmul, Σ_t g_t as one sum."""
-        for s, uses in self.waiting.items():
-            mm = [(a, o) for kind, a, o in uses if kind == "matmul"]
-            bias = [o for kind, a, o in uses if kind == "bias"]
-            name, terms = self.tensors[s].name, []
-            if mm:
-                self.emit(f"# ∂E/∂{name} = Σ_t A_tᵀ G_t over its {len(mm)} uses: one matmul AᵀG")
-                A = self._stacked([(_rows(f"v{a}", self.tensors[a].ndim), a) for a, _ in mm])
-                G = self._stacked([self._grad_rows(o) for _, o in mm])
-                terms.append(f"{A}.T @ {G}")
-            if bias:
-                self.emit(f"# ∂E/∂{name} = Σ_t g_t over its {len(bias)} uses: one sum")
-                terms.append(f"add_reduce({self._stacked([self._grad_rows(o) for o in bias])}, axis=0)")
-            self.add(s, " + ".join(terms))
+        """The leaves' gradients as arrays (every shared weight's sum is written by now)."""
+        self.frees[len(self.lines)] = []
+        for s in self.waiting:
+            if s not in self.summed_weights:
+                self._sum_shares(s)
         for s in self.p.leaf_slots:
             if s in self.arrived and self.p.needs_dense.get(s):
                 self.emit(f"g{s} = dense(g{s})")
+
+    def _sum_shares(self, s: int):
+        """A shared weight's shares at once, as soon as the last one is known: Σ_t A_tᵀ G_t
+        as one matmul, Σ_t g_t as one sum (so the G_t can be freed from there on)."""
+        self.summed_weights.add(s)
+        uses = self.waiting[s]
+        mm = [(a, o) for kind, a, o in uses if kind == "matmul"]
+        bias = [o for kind, a, o in uses if kind == "bias"]
+        name, terms = self.tensors[s].name, []
+        if mm:
+            self.emit(f"# ∂E/∂{name} = Σ_t A_tᵀ G_t over its {len(mm)} uses: one matmul AᵀG")
+            A = self._stacked([(_rows(f"v{a}", self.tensors[a].ndim), a) for a, _ in mm])
+            G = self._stacked([self._grad_rows(o) for _, o in mm])
+            terms.append(f"{A}.T @ {G}")
+        if bias:
+            self.emit(f"# ∂E/∂{name} = Σ_t g_t over its {len(bias)} uses: one sum")
+            terms.append(f"add_reduce({self._stacked([self._grad_rows(o) for o in bias])}, axis=0)")
+        self.add(s, " + ".join(terms))
 
     def _grad_rows(self, o: int) -> tuple[str, int]:
         """g<o> as rows, named by the array it is: x_t W's, h_{t-1} U's and + b's g_t are one δ_t."""
@@ -222,17 +324,35 @@ class _Writer:
                 n = sum(t.size // t.shape[-1] for t in ts)
                 self.ns[f"buf{name}"] = np.empty((n, ts[0].shape[-1]), ts[0].dtype)
                 out = f", out=buf{name}"
-            self.emit(f"{name} = concatenate(({', '.join(key)}){out})")
+            if out and all(r[:1] == "g" and r[1:].isdigit() and int(r[1:]) in self.placed for r in key):
+                self.emit(f"{name} = buf{name}".ljust(26) + "# its rows were written there, step by step")
+            else:
+                self.emit(f"{name} = concatenate(({', '.join(key)}){out})")
         return name
 
     def returns(self):
         """Every slot's value and gradient (None where none arrived), and the edges' records."""
         n = range(len(self.tensors))
         values = "".join(f"v{s}, " for s in n)
-        grads = "".join(f"g{s}, " if s in self.arrived else "None, " for s in n)
+        grads = "".join(f"g{s}, " if s in self.arrived and s not in self.p.dropped else "None, " for s in n)
         edges = "{" + "".join(f"{o}: e{o}, " for o, *_ in self.p.backward_code) + "}" \
             if self.p.record else "{}"
         self.emit(f"return ({values}), ({grads}), {edges}")
+
+
+def _freed(lines: list[str], frees: dict) -> list[str]:
+    """The lines with `del` where a step begins, for the dropped gradients the last steps used.
+
+    A local name keeps its array alive until the function returns, so without these the
+    replay would hold every gradient of the step at its end, the ones eager backward()
+    lets go included. `frees` maps a line number to the names that may be freed there
+    (filled in by `_Writer.free_points`)."""
+    out = []
+    for k, line in enumerate(lines):
+        if frees.get(k):
+            out.append("    del " + ", ".join(frees[k]) + "".ljust(4) + "# not kept: as eager backward()")
+        out.append(line)
+    return out
 
 
 def graph_writer(program, shared) -> tuple[str, dict]:

@@ -37,6 +37,7 @@ from . import codegen, ops
 from .autograd import DROPPED, kept_grad
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _RECORD_EDGES, get_default_dtype
 from .rng import generator
+from .sparse import LazyGrad
 from .tensor import Tensor
 
 _REPLAYING = threading.Lock()
@@ -378,8 +379,8 @@ class _Program:
         for o, ins, shares, params, dyn in self.backward_code:
             g, pending[o] = pending[o], None
             if type(g) is not ndarray or not g.flags.writeable:
+                self.needs_dense[o] = "lazy" if isinstance(g, LazyGrad) else "view"   # or a scalar
                 g = np.array(g)
-                self.needs_dense[o] = True
             grads[o] = g
             if dyn:
                 params = self._index(dyn, args)
@@ -467,12 +468,12 @@ class _Program:
         before fn (`before`), the two are told apart (after = before + g, or g);
         anything else (clipping inside fn) cannot be replayed.
         """
+        # what eager backward() did not keep (record_edge_grads(False)): a replay keeps it neither
+        self.dropped = {s for s, t in enumerate(self.tensors) if t._grad is DROPPED}
         self.run(args)                             # the interpreter: learns what codegen needs
         self.replay_fn, self.code = codegen.build(self)
         vals, grads, edges = self.replay_fn(args)
         self.shared_grads = _sharing(grads, self.slot_of[id(self.root)])
-        # what eager backward() did not keep (record_edge_grads(False)): a replay keeps it neither
-        self.dropped = {s for s, t in enumerate(self.tensors) if t._grad is DROPPED}
         self.write_graph, writer = codegen.build(self, self.shared_grads)
         self.code += "\n" + writer
         self.live_slots = [(t, self.slot_of[id(t)]) for t, _, _ in self.live_params]

@@ -93,10 +93,14 @@ def test_a_record_reads_as_the_array_it_stands_for():
 
 
 def test_without_a_weight_worth_copying_backward_asks_nothing_per_edge():
-    from tinygrad_rnn.records import Recorder
+    from tinygrad_rnn.records import prepare
     rnn = tg.nn.RNN(3, 16, dtype=np.float64)
     hs, _ = rnn(np.ones((1, 5, 3)))                   # 5 shares of 128 B never outweigh U (2 KiB)
-    assert Recorder.for_walk(tg.autograd.walk((hs ** 2).mean(), needs_grad=True)) is None
+    assert prepare(tg.autograd.walk((hs ** 2).mean(), needs_grad=True), record=True) == ({}, None)
     rnn, _, loss = unrolled()                         # T = 30 shares of (8, 16) outweigh U
-    keep = Recorder.for_walk(tg.autograd.walk(loss, needs_grad=True))
-    assert keep is not None and rnn.cells[0].U in keep.frozen
+    U = rnn.cells[0].U
+    frozen, keep = prepare(tg.autograd.walk(loss, needs_grad=True), record=True)
+    assert keep is not None and keep.frozen is frozen
+    np.testing.assert_array_equal(frozen[U], U.data)  # U's values, laid out as a contiguous Uᵀ
+    assert frozen[U].T.flags.c_contiguous and not np.shares_memory(frozen[U], U.data)
+    assert prepare(tg.autograd.walk(loss, needs_grad=True), record=False)[1] is None

@@ -36,7 +36,7 @@ from .context import _ANOMALY, _RECORD_EDGES
 from .errors import GraphError, check_graph_usable, grad_shape
 from .ops import matmul as _MATMUL
 from .ops import unbroadcast
-from .records import Recorder
+from .records import prepare
 from .sparse import FactoredGrad, LazyGrad, SummedGrad, formed_if_large
 
 # One clock ticks at every event: a tensor being made (its `_tick`), or a
@@ -108,7 +108,7 @@ def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
 def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
     record, anomaly = _RECORD_EDGES.get(), _ANOMALY.get()
     order = walk(root, needs_grad=True)
-    keep = Recorder.for_walk(order) if record else None     # records other than the shares (records.py)
+    frozen, keep = prepare(order, record)          # weights copied for this walk; the Recorder (records.py)
     root._pending = seed
     try:
         for node in reversed(order):                # newest first: consumers before their inputs
@@ -122,8 +122,12 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             else:
                 node._grad = DROPPED                # g is sent on below, then freed: not kept
             if node._op is None:
+                if frozen:
+                    frozen.pop(node, None)          # its copy has served its last use
                 continue                            # a leaf: nothing to send on
             xs = [p._data for p in node._parents]
+            if frozen and node._op is _MATMUL:
+                xs[1] = frozen.get(node._parents[1], xs[1])     # W as a contiguous Wᵀ (records.prepare)
             shares = []
             for i, p in enumerate(node._parents):
                 share = None
@@ -143,7 +147,7 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
                     else:
                         p._pending, p._shared = _plus(p._pending, share), False
                     if keep is not None and node._op is _MATMUL:
-                        share = keep(node, i, g, share)
+                        share = keep(node, i, g, share, xs)
                 shares.append(share)
             node.edge_grads = tuple(shares) if record else None
             node._graph_used = not retain_graph

@@ -24,7 +24,6 @@ import re
 import numpy as np
 
 from . import ops
-from .autograd import DROPPED
 
 _INLINE = {                       # VJPs so simple that a call would cost more than the op:
     (ops.add, 0): "{g}", (ops.add, 1): "{g}",          # each is its ops.py row written out,
@@ -365,13 +364,19 @@ def graph_writer(program, shared) -> tuple[str, dict]:
     becomes its own copy when first read (Tensor.grad), so no copy is made for a
     gradient nobody looks at, and a write into one never changes another. A slot in
     `program.dropped` (an intermediate eager backward() kept no gradient for, under
-    record_edge_grads(False)) gets the same mark as there (autograd.DROPPED).
+    record_edge_grads(False)) keeps the mark the capture left (autograd.DROPPED): only
+    its value is new. A constant (h_0) keeps its value too.
     """
-    lines, ns = ["def write_graph(v, g, e):"], {"DROPPED": DROPPED}
+    lines, ns = ["def write_graph(v, g, e):"], {}
+    constant = {s for s, kind, _ in program.sources if kind == "const"}
     for t, s in program.write_back:
+        if s in constant and not t.requires_grad:
+            continue
         ns[f"n{s}"] = t
-        grad = "DROPPED" if s in program.dropped else f"g[{s}]"    # as eager backward() left it
-        lines.append(f"    n{s}._data, n{s}._grad, n{s}._shared = v[{s}], {grad}, {s in shared}")
+        if s in program.dropped:
+            lines.append(f"    n{s}._data = v[{s}]")
+        else:
+            lines.append(f"    n{s}._data, n{s}._grad, n{s}._shared = v[{s}], g[{s}], {s in shared}")
     for o, *_ in program.backward_code if program.record else ():
         ns[f"n{o}"] = program.tensors[o]
         lines.append(f"    n{o}.edge_grads = e[{o}]")

@@ -528,10 +528,14 @@ class _Program:
         return True
 
 
+_UNSIGNED = {np.dtype(t): np.dtype(t.replace("int", "uint")) for t in ("int8", "int16", "int32", "int64")}
+
+
 def _in_range(a: np.ndarray, n: int) -> bool:
     """0 <= a < n everywhere, in one pass: read as unsigned, a negative index is huge."""
-    if a.dtype.kind == "i":
-        return bool(a.view(a.dtype.str.replace("i", "u")).max() < n)
+    u = _UNSIGNED.get(a.dtype)
+    if u is not None:
+        return bool(np.maximum.reduce(a.view(u), axis=None) < n)
     return bool(a.min() >= 0 and a.max() < n)
 
 

@@ -80,3 +80,24 @@ def test_a_vjp_written_into_a_stack_is_its_row_bit_for_bit(op, i):
     assert np.shares_memory(out, buf)
     np.testing.assert_array_equal(buf[1:4], op.vjp(i, g, y, [x], {}))
     np.testing.assert_array_equal(buf[[0, 4]], 0)
+
+
+@pytest.mark.parametrize("op, params", [(ops.reshape, {"shape": (6, 2)}), (ops.reshape, {"shape": (-1,)}),
+                                        (ops.sum, {"axis": None, "keepdims": False}),
+                                        (ops.sum, {"axis": 1, "keepdims": True}),
+                                        (ops.log_softmax, {"axis": -1})], ids=str)
+def test_a_row_written_out_with_its_parameters_is_the_row_bit_for_bit(op, params):
+    x = RNG.standard_normal((3, 4))
+    y = op.forward(x, **params)
+    names = {"x0": "x", "g": "g", "y": "y", **{k: repr(v) for k, v in params.items()}}
+    scope = {"np": np, "broadcast_to": np.broadcast_to, "x": x, "y": y}
+    if op in codegen._WRITTEN:
+        np.testing.assert_array_equal(eval(codegen._WRITTEN[op].format(**names), scope), y)  # noqa: S307
+    scope["g"] = RNG.standard_normal(np.shape(y))
+    assert codegen._written(codegen._WRITTEN_VJP[op, 0], op, params)
+    np.testing.assert_array_equal(eval(codegen._WRITTEN_VJP[op, 0].format(**names), scope),  # noqa: S307
+                                  op.vjp(0, scope["g"], y, [x], params))
+
+
+def test_a_sum_that_restores_an_axis_calls_its_rule():
+    assert not codegen._written(codegen._WRITTEN_VJP[ops.sum, 0], ops.sum, {"axis": 0, "keepdims": False})

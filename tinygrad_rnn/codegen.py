@@ -36,6 +36,25 @@ _INLINE = {                       # VJPs so simple that a call would cost more t
 }
 
 
+# Rows with parameters, written out with the parameters' values (`axis=-1`): the same calls.
+_WRITTEN = {                      # forward rows
+    ops.reshape: "{x0}.reshape({shape})",
+    ops.sum: "{x0}.sum(axis={axis}, keepdims={keepdims})",
+}
+_WRITTEN_VJP = {                  # VJP rules (sum's only where it restores no axis: _sum_vjp)
+    (ops.reshape, 0): "{g}.reshape({x0}.shape)",
+    (ops.log_softmax, 0): "{g} - np.exp({y}) * {g}.sum(axis={axis}, keepdims=True)",
+    (ops.sum, 0): "broadcast_to({g}, {x0}.shape)",
+}
+
+
+def _written(template: str | None, op, params: dict) -> bool:
+    """Does this written-out row apply to an op with these parameters?"""
+    if template is None or "index" in params:
+        return False
+    return op is not ops.sum or params.get("axis") is None or params.get("keepdims", False)
+
+
 # The same rows writing into a given array (`out=`): the δ_t of a deferred sum go straight
 # into the stack the matmul AᵀG reads, instead of T arrays concatenated at the end.
 _INTO = {
@@ -66,7 +85,8 @@ class _Writer:
         self.p, self.tensors = program, program.tensors
         self.ns = {"np": np, "asarray": np.asarray, "ones_like": np.ones_like,
                    "concatenate": np.concatenate, "unbroadcast": ops.unbroadcast, "dense": _dense,
-                   "add_reduce": np.add.reduce, "multiply": np.multiply}
+                   "add_reduce": np.add.reduce, "multiply": np.multiply,
+                   "broadcast_to": np.broadcast_to}
         self.lines = ["def replay(args):"]
         self.arrived, self.waiting = set(), {}   # slots with a gradient; deferred shares per weight
         self.transposes = set()                  # weights whose transpose is already written
@@ -189,6 +209,8 @@ class _Writer:
                 call = f"v{ins[0]}[{literal}]"
             elif joined is not None:                  # stack: one concatenate, its result reshaped
                 call = f"concatenate({_tuple(ins)}, axis={joined}).reshape({self.tensors[o].shape})"
+            elif not dyn and _written(_WRITTEN.get(op), op, getattr(f, "keywords", {})):
+                call = _WRITTEN[op].format(x0=f"v{ins[0]}", **{k: repr(v) for k, v in f.keywords.items()})
             else:
                 self.ns[fname] = f
                 call = f"{fname}({', '.join(f'v{i}' for i in ins)}{_index_kwarg(dyn, self.ns, f'i{k}')})"
@@ -249,6 +271,8 @@ class _Writer:
         names = {"g": f"g{o}", "y": f"v{o}", **{f"x{j}": f"v{s}" for j, s in enumerate(ins)}}
         if (op, i) in _INLINE and not params:
             return _INLINE[op, i].format(**names)
+        if not dyn and _written(_WRITTEN_VJP.get((op, i)), op, params):
+            return _WRITTEN_VJP[op, i].format(**names, **{k: repr(v) for k, v in params.items()})
         if op is ops.matmul and i == 0 and self.tensors[ins[1]].ndim == 2 and self.tensors[ins[0]].ndim >= 2:
             return f"g{o} @ {self._transposed(ins[1])}"    # _matmul_vjp_a: dA = G Bᵀ
         if op in (ops.stack, ops.cat) and not dyn:          # _stack_vjp, _cat_vjp: a slice of g

@@ -178,6 +178,32 @@ def test_the_last_state_keeps_its_own_rows_not_the_whole_stacked_gradient():
     assert g.base is None or g.base.nbytes == g.nbytes
 
 
+def test_a_stacks_gradient_goes_once_its_slices_are_sent_to_kept_states(monkeypatch):
+    """h_t = tanh(h_{t-1} U), all T stacked, each h_t kept: as views of the stack's (T, B, H)
+    gradient, its slices kept all of it alive while the T sums ∂E/∂h_t (and U's factors δ_t)
+    grew beside it."""
+    T, B, H = 40, 32, 64
+    U = tg.Tensor(np.eye(H) * 0.9, requires_grad=True)
+
+    def run():
+        with tg.record_edge_grads(False):
+            h, hs = tg.Tensor(np.full((B, H), 0.5)), []
+            for _ in range(T):
+                h = (h @ U).tanh()
+                h.retain_grad()
+                hs.append(h)
+            loss = tg.stack(hs).sum()
+            peak = _peak(loss.backward)
+        return peak, [np.array(h.grad) for h in hs]
+
+    copied, grads = run()
+    monkeypatch.setattr("tinygrad_rnn.autograd._part_of", lambda share, g: False)
+    viewed, grads_viewed = run()
+    assert viewed - copied > 0.5 * T * B * H * 8
+    for a, b in zip(grads, grads_viewed):
+        np.testing.assert_allclose(a, b, **TOL)
+
+
 def test_a_lazy_share_made_over_all_steps_at_once_is_formed_at_once(monkeypatch):
     """The readout's hs @ V on (B, T, H): nothing to join, so unrecorded its (B, T, K) factor g
     is not held while backward() walks the steps behind hs (here a chain of tanh) to reach V."""

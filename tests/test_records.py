@@ -6,6 +6,7 @@ import gc
 import tracemalloc
 
 import numpy as np
+import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.records import InputShare
@@ -104,3 +105,32 @@ def test_without_a_weight_worth_copying_backward_asks_nothing_per_edge():
     np.testing.assert_array_equal(frozen[U], U.data)  # U's values, laid out as a contiguous Uᵀ
     assert frozen[U].T.flags.c_contiguous and not np.shares_memory(frozen[U], U.data)
     assert prepare(tg.autograd.walk(loss, needs_grad=True), record=False)[1] is None
+
+
+@pytest.mark.parametrize("layer", [tg.nn.RNN, tg.nn.LSTM])
+@pytest.mark.parametrize("record", [True, False])
+def test_weights_copied_as_their_transposes_change_no_gradient(monkeypatch, layer, record):
+    import tinygrad_rnn.autograd as autograd
+    from tinygrad_rnn import records
+
+    def grads(prepare):
+        monkeypatch.setattr(autograd, "prepare", prepare)
+        tg.manual_seed(4)
+        rnn, readout = layer(5, 16, dtype=np.float64), tg.nn.Linear(16, 3, dtype=np.float64)
+        hs, _ = rnn(np.random.default_rng(4).standard_normal((8, 30, 5)))
+        with tg.record_edge_grads(record):
+            (readout(hs) ** 2).mean().backward()
+        return [p.grad for p in rnn.parameters() + readout.parameters()]
+
+    copied_weights = []
+
+    def prepare(order, record):
+        frozen, keep = records.prepare(order, record)
+        copied_weights.extend(frozen)
+        return frozen, keep
+
+    copied = grads(prepare)
+    plain = grads(lambda order, record: ({}, None))      # every x @ W's VJP on W itself
+    assert len(copied_weights) == (2 if layer is tg.nn.RNN else 5)   # U, V; W_f, W_i, W_c, W_o, V
+    for a, b in zip(copied, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)

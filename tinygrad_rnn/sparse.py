@@ -197,7 +197,8 @@ def _stacked(parts):
     block, size = [], 0
     for part in parts:
         block.append(part)
-        size += sum(x.nbytes for x in part)
+        for x in part:              # a loop, not sum() of a generator: one generator per step
+            size += x.nbytes        # cost more than the stacking at tiny sizes (measured)
         if size >= CHUNK_BYTES or len(block) >= CHUNK_PARTS:
             yield _join(block)
             block, size = [], 0

@@ -216,7 +216,10 @@ def _fit(share, x: np.ndarray):
 
 def _dense(g) -> np.ndarray:
     """A gradient as a writable array of its own: a numpy scalar, a broadcast view (sum's VJP)
-    or a SparseGrad (getitem's) becomes one. (A type test: a plain ndarray is the common case.)"""
+    or a lazy gradient (sparse.py) becomes one. (A type test: a plain ndarray is the common case.)
+    A lazy gradient's `dense()` is a new array already; `np.array(g)` would copy it again."""
     if type(g) is np.ndarray and g.flags.writeable:
         return g
+    if isinstance(g, LazyGrad):
+        return g.dense()
     return np.array(g)

@@ -31,8 +31,8 @@ _INLINE = {                       # VJPs so simple that a call would cost more t
     (ops.neg, 0): "-{g}",                              # (tests/test_compile_inline.py checks it)
     (ops.mul, 0): "{g} * {x1}", (ops.mul, 1): "{g} * {x0}",
     (ops.exp, 0): "{g} * {y}",
-    (ops.tanh, 0): "{g} * (1 - {y} * {y})",
-    (ops.sigmoid, 0): "{g} * {y} * (1 - {y})",
+    (ops.tanh, 0): "{g} - {g} * {y} * {y}",
+    (ops.sigmoid, 0): "{g} * ({y} - {y} * {y})",
 }
 
 

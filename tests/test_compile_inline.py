@@ -76,7 +76,7 @@ def test_a_vjp_written_into_a_stack_is_its_row_bit_for_bit(op, i):
     x, g = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
     y, buf = op.forward(x), np.zeros((5, 4))
     out = eval(codegen._INTO[op, i].format(g="g", y="y", out="buf[1:4]"),   # noqa: S307
-               {"multiply": np.multiply}, {"g": g, "y": y, "buf": buf})
+               {"multiply": np.multiply, "subtract": np.subtract}, {"g": g, "y": y, "buf": buf})
     assert np.shares_memory(out, buf)
     np.testing.assert_array_equal(buf[1:4], op.vjp(i, g, y, [x], {}))
     np.testing.assert_array_equal(buf[[0, 4]], 0)

@@ -58,8 +58,8 @@ def _written(template: str | None, op, params: dict) -> bool:
 # The same rows writing into a given array (`out=`): the δ_t of a deferred sum go straight
 # into the stack the matmul AᵀG reads, instead of T arrays concatenated at the end.
 _INTO = {
-    (ops.tanh, 0): "multiply({g}, 1 - {y} * {y}, out={out})",
-    (ops.sigmoid, 0): "multiply({g} * {y}, 1 - {y}, out={out})",
+    (ops.tanh, 0): "subtract({g}, {g} * {y} * {y}, out={out})",
+    (ops.sigmoid, 0): "multiply({g}, {y} - {y} * {y}, out={out})",
 }
 
 
@@ -85,7 +85,7 @@ class _Writer:
         self.p, self.tensors = program, program.tensors
         self.ns = {"np": np, "asarray": np.asarray, "ones_like": np.ones_like,
                    "concatenate": np.concatenate, "unbroadcast": ops.unbroadcast, "dense": _dense,
-                   "add_reduce": np.add.reduce, "multiply": np.multiply,
+                   "add_reduce": np.add.reduce, "multiply": np.multiply, "subtract": np.subtract,
                    "broadcast_to": np.broadcast_to}
         self.lines = ["def replay(args):"]
         self.arrived, self.waiting = set(), {}   # slots with a gradient; deferred shares per weight

@@ -354,7 +354,8 @@ class _Writer:
         return name
 
     def returns(self):
-        """Every slot's value and gradient (None where none arrived), and the edges' records."""
+        """Every slot's value and gradient (None where none arrived, or where eager backward()
+        keeps none), and the edges' records."""
         n = range(len(self.tensors))
         values = "".join(f"v{s}, " for s in n)
         grads = "".join(f"g{s}, " if s in self.arrived and s not in self.p.dropped else "None, " for s in n)

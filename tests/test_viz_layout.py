@@ -64,8 +64,8 @@ def test_far_fewer_crossings_than_dot_on_its_own():
     assert row.width * row.height < by_dot.width * by_dot.height
 
 
-@pytest.mark.parametrize("cell, T", [m for m in MODELS if m[0] != "gru"])
-def test_fewer_crossings_than_torchviz_of_the_same_pytorch_model(cell, T):
+@pytest.mark.parametrize("cell, T", [m for m in MODELS if m[0] != "gru"])   # the GRU: 134 against 120,
+def test_fewer_crossings_than_torchviz_of_the_same_pytorch_model(cell, T):    # see docs/rendering.md
     pytest.importorskip("torchviz", reason="torchviz==0.0.3 is in the bench extra")
     ours_ = measure_graph(viz.draw_graph(ours(cell, T)))
     theirs = measure_graph(torchviz_graph(cell, T))
@@ -115,6 +115,19 @@ def test_buses_on_one_side_cross_no_more_than_they_must(drawn):
     assert sum(crossings_between(t["line"], b["line"]) for t in taps for b in buses) == floor
     others = [e for e in layout.edges if e not in buses and e not in taps]
     assert sum(crossings_between(o["line"], b["line"]) for o in others for b in buses) == 0
+
+
+def test_the_cell_search_counts_a_cell_as_it_is_drawn():
+    """benchmarks/cell_search.py (docs/rendering.md quotes what it found for the GRU) counts a
+    grid cell's crossings at T steps; drawn through the real pipeline, the picture has that many."""
+    from benchmarks.cell_search import drawn, search
+    T = 4
+    loss, lane, first, found = search("gru", T, iters=3000, seed=1)
+    inside, passed, buses = found.parts()
+    assert passed == 0 and buses == (T - 1) * 30                    # six buses on each side
+    report = measure_graph(drawn(loss, lane, found))
+    assert report.crossings == T * inside + buses and report.labels_misplaced == 0
+    assert report.step_spread == 0 and report.step_sizes == 1
 
 
 def loss_param(loss, name):

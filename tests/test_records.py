@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+import weakref
 
 import numpy as np
 import pytest
@@ -134,3 +135,27 @@ def test_weights_copied_as_their_transposes_change_no_gradient(monkeypatch, laye
     assert len(copied_weights) == (2 if layer is tg.nn.RNN else 5)   # U, V; W_f, W_i, W_c, W_o, V
     for a, b in zip(copied, plain):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_backward_lets_go_of_each_weights_copy_before_it_forms_the_weights_gradient(monkeypatch):
+    import tinygrad_rnn.autograd as autograd
+    from tinygrad_rnn import records
+    copies, alive_at = {}, {}
+
+    def prepare(order, record):
+        frozen, keep = records.prepare(order, record)
+        copies.update({w: weakref.ref(a) for w, a in frozen.items()})
+        return frozen, keep
+
+    def keeps_grad(t, record):                        # called once t's gradient is formed
+        if t in copies:
+            alive_at[t.name] = copies[t]() is not None
+        return keeps_grad.real(t, record)
+
+    keeps_grad.real = autograd.keeps_grad
+    monkeypatch.setattr(autograd, "prepare", prepare)
+    monkeypatch.setattr(autograd, "keeps_grad", keeps_grad)
+    _, _, loss = unrolled(seed=5)
+    with tg.record_edge_grads(False):
+        loss.backward()
+    assert alive_at == {"U": False, "weight": False}  # gone before U's T shares are summed

@@ -114,6 +114,8 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
         for node in reversed(order):                # newest first: consumers before their inputs
             if node._op is not None and (node._graph_used or node._tick < LAST_WRITE[0]):
                 check_graph_usable(node)            # used by an earlier backward? an input written since?
+            if node._op is None and frozen:
+                frozen.pop(node, None)              # a leaf comes after all its uses: its copy has served
             g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
             if anomaly:
                 check_finite(g, f"the gradient summed at '{node.name}'", node)
@@ -122,8 +124,6 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             else:
                 node._grad = DROPPED                # g is sent on below, then freed: not kept
             if node._op is None:
-                if frozen:
-                    frozen.pop(node, None)          # its copy has served its last use
                 continue                            # a leaf: nothing to send on
             xs = [p._data for p in node._parents]
             if frozen and node._op is _MATMUL:

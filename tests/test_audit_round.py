@@ -425,3 +425,34 @@ def test_a_replay_with_recording_off_keeps_what_eager_keeps_of_a_user_loop():
     for he, hc in zip(eager_hs, compiled_hs):
         _close(hc.grad, he.grad)
 
+
+def test_a_step_mixing_float32_weights_with_float64_inputs_is_replayed_within_float32():
+    """Eager runs float32 weights on float64 inputs (numpy promotes). The capture's check
+    compared the float32 weights' gradients to float64's 1e-9 and refused the step as if fn
+    clipped its gradients; it must replay, equal to eager within float32."""
+    tg.manual_seed(13)
+    cells = [nn.RNNCell(3, 4), nn.RNNCell(3, 4)]        # float32, the default
+    cells[1].load_state_dict(cells[0].state_dict())
+
+    def step_of(cell):
+        def step(x):
+            h, X = None, tg.Tensor(x)                   # float64
+            for t in range(x.shape[1]):
+                h = cell(X[:, t], h)
+            loss = (h * h).sum()
+            loss.backward()
+            return loss
+        return step
+
+    eager, compiled = step_of(cells[0]), tg.compile(step_of(cells[1]))
+    rng = np.random.default_rng(10)
+    for _ in range(3):
+        x = rng.standard_normal((2, 6, 3))
+        for c in cells:
+            c.zero_grad()
+        le, lc = eager(x), compiled(x)
+        np.testing.assert_allclose(lc.item(), le.item(), rtol=1e-5)
+        for pe, pc in zip(cells[0].parameters(), cells[1].parameters()):
+            assert pc.grad.dtype == pe.grad.dtype == np.float32
+            np.testing.assert_allclose(pc.grad, pe.grad, rtol=2e-5, atol=2e-5)
+    assert (compiled.captures, compiled.replays) == (1, 2)

@@ -477,7 +477,9 @@ class _Program:
         self.write_graph, writer = codegen.build(self, self.shared_grads)
         self.code += "\n" + writer
         self.live_slots = [(t, self.slot_of[id(t)]) for t, _, _ in self.live_params]
-        tol = _tolerance(self.root.dtype)
+        # the coarsest float dtype of the step: float32 weights on float64 inputs (numpy
+        # promotes) give float32 gradients, which float64's 1e-9 would refuse as if fn clipped
+        tol = max(_tolerance(t.dtype) for t in self.tensors if t.dtype.kind == "f")
         for s, g in enumerate(grads):
             t = self.tensors[s]
             if g is not None and s not in self.persistent and kept_grad(t) is not None \

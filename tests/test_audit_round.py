@@ -500,3 +500,38 @@ def test_replay_with_an_embedding_and_a_state_argument_equals_eager_as_shapes_ch
         _close(lc.item(), le.item())
         _close(hc.grad, he.grad)
         _same(eager, compiled, le, lc)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_copy_of_a_weight_laid_out_as_its_transpose_is_a_copy_whatever_its_order(order):
+    """A weight assigned a Fortran-ordered array (`U.data = M.T`, as when loading torch's
+    weights) is already a contiguous Uᵀ: np.ascontiguousarray(U.T) is then U's own memory,
+    and the records of x's shares (which keep the copy) changed with the optimizer's step."""
+    tg.manual_seed(2)
+    rnn, head = nn.RNN(3, 16), nn.Linear(16, 4)
+    U = rnn.cells[0].U
+    U.data = np.asfortranarray(U.data) if order == "F" else np.ascontiguousarray(U.data)
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((32, 5, 3)), rng.integers(0, 4, (32, 5))
+    loss = _rnn_loss(rnn, x, y, head)
+    loss.backward()
+    graph = [t for t in tg.autograd.walk(loss) if t.edge_grads is not None]
+    before = [[None if e is None else np.array(np.asarray(e)) for e in t.edge_grads] for t in graph]
+    tg.optim.SGD(rnn.parameters() + head.parameters(), lr=0.5).step()
+    for t, b in zip(graph, before):
+        for e, eb in zip(t.edge_grads, b):
+            if eb is not None:
+                np.testing.assert_array_equal(np.asarray(e), eb, err_msg=t.name)
+
+
+@pytest.mark.parametrize("record", [True, False])
+def test_an_optimizer_step_between_two_backwards_of_one_graph_is_refused(record):
+    tg.manual_seed(0)
+    rnn, head = nn.RNN(3, 16), nn.Linear(16, 4)
+    rng = np.random.default_rng(0)
+    loss = _rnn_loss(rnn, rng.standard_normal((32, 5, 3)), rng.integers(0, 4, (32, 5)), head)
+    with tg.record_edge_grads(record):
+        loss.backward(retain_graph=True)
+        tg.optim.SGD(rnn.parameters() + head.parameters(), lr=0.1).step()
+        with pytest.raises(InplaceModificationError, match="modified in place"):
+            loss.backward()

@@ -66,7 +66,9 @@ def prepare(order, record: bool):
                 share_bytes[w] += a._data.nbytes
                 if record and a._op is None and w._requires_grad and w._data.ndim == 2 and a not in leaves:
                     leaves[a] = a._data.copy()    # a parameter an optimizer writes in place
-    frozen = {w: np.ascontiguousarray(w._data.T).T for w, nbytes in share_bytes.items()
+    # np.array, not np.ascontiguousarray: a W in Fortran order (`U.data = M.T`) is a contiguous
+    # Wᵀ already, and "the copy" would be W's own memory, which the optimizer writes after backward
+    frozen = {w: np.array(w._data.T, order="C").T for w, nbytes in share_bytes.items()
               if w._op is None and w._data.ndim == 2 and nbytes > w._data.nbytes}
     keep = Recorder(frozen, leaves) if record and (frozen or leaves) else None
     return frozen, keep

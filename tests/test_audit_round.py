@@ -147,6 +147,17 @@ def _rnn_loss(model, x, y, head):
     return cross_entropy(head(out), y)
 
 
+def _recorded_shares_survive_an_optimizer_step(loss, params):
+    """Every edge's record after backward(), compared after an in-place SGD step on params."""
+    graph = [t for t in tg.autograd.walk(loss) if t.edge_grads is not None]
+    before = [[None if e is None else np.array(np.asarray(e)) for e in t.edge_grads] for t in graph]
+    tg.optim.SGD(params, lr=0.5).step()
+    for t, b in zip(graph, before):
+        for e, eb in zip(t.edge_grads, b):
+            if eb is not None:
+                np.testing.assert_array_equal(np.asarray(e), eb, err_msg=t.name)
+
+
 @pytest.mark.parametrize("record", [True, False])
 def test_a_weight_written_in_place_between_forward_and_backward_is_refused(record):
     tg.manual_seed(0)
@@ -214,15 +225,7 @@ def test_recorded_shares_of_a_copied_weight_stay_the_shares_after_an_optimizer_s
     x, y = rng.standard_normal((32, 5, 3)), rng.integers(0, 4, (32, 5))
     loss = _rnn_loss(rnn, x, y, head)
     loss.backward()
-    graph = [t for t in tg.autograd.walk(loss) if t.edge_grads is not None]
-    before = [[None if e is None else np.array(np.asarray(e)) for e in t.edge_grads] for t in graph]
-    opt = tg.optim.SGD(rnn.parameters() + head.parameters(), lr=0.5)
-    opt.step()
-    after = [[None if e is None else np.asarray(e) for e in t.edge_grads] for t in graph]
-    for b, a in zip(before, after):
-        for eb, ea in zip(b, a):
-            if eb is not None:
-                np.testing.assert_array_equal(ea, eb)
+    _recorded_shares_survive_an_optimizer_step(loss, rnn.parameters() + head.parameters())
 
 
 # ---- SummedGrad's in-place sums --------------------------------------------------------
@@ -502,26 +505,26 @@ def test_replay_with_an_embedding_and_a_state_argument_equals_eager_as_shapes_ch
         _same(eager, compiled, le, lc)
 
 
-@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("order", ["C", "F", "from_torch"])
 def test_the_copy_of_a_weight_laid_out_as_its_transpose_is_a_copy_whatever_its_order(order):
-    """A weight assigned a Fortran-ordered array (`U.data = M.T`, as when loading torch's
-    weights) is already a contiguous Uᵀ: np.ascontiguousarray(U.T) is then U's own memory,
-    and the records of x's shares (which keep the copy) changed with the optimizer's step."""
+    """A weight assigned a Fortran-ordered array (`U.data = M.T`; interop.from_torch makes
+    every weight so) is already a contiguous Uᵀ: np.ascontiguousarray(U.T) was U's own
+    memory, and the records of x's shares (which keep the copy) changed with the optimizer's step."""
     tg.manual_seed(2)
-    rnn, head = nn.RNN(3, 16), nn.Linear(16, 4)
-    U = rnn.cells[0].U
-    U.data = np.asfortranarray(U.data) if order == "F" else np.ascontiguousarray(U.data)
+    if order == "from_torch":
+        from tinygrad_rnn.interop import from_torch
+        torch.manual_seed(2)
+        rnn, head = from_torch(torch.nn.RNN(3, 16, batch_first=True)), from_torch(torch.nn.Linear(16, 4))
+        assert rnn.cells[0].U.data.flags.f_contiguous
+    else:
+        rnn, head = nn.RNN(3, 16), nn.Linear(16, 4)
+        U = rnn.cells[0].U
+        U.data = np.asfortranarray(U.data) if order == "F" else np.ascontiguousarray(U.data)
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((32, 5, 3)), rng.integers(0, 4, (32, 5))
     loss = _rnn_loss(rnn, x, y, head)
     loss.backward()
-    graph = [t for t in tg.autograd.walk(loss) if t.edge_grads is not None]
-    before = [[None if e is None else np.array(np.asarray(e)) for e in t.edge_grads] for t in graph]
-    tg.optim.SGD(rnn.parameters() + head.parameters(), lr=0.5).step()
-    for t, b in zip(graph, before):
-        for e, eb in zip(t.edge_grads, b):
-            if eb is not None:
-                np.testing.assert_array_equal(np.asarray(e), eb, err_msg=t.name)
+    _recorded_shares_survive_an_optimizer_step(loss, rnn.parameters() + head.parameters())
 
 
 @pytest.mark.parametrize("record", [True, False])

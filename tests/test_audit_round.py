@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn
+from tinygrad_rnn.autograd import kept_grad
 from tinygrad_rnn.errors import InplaceModificationError
 from tinygrad_rnn.nn.functional import cross_entropy
 
@@ -538,3 +539,71 @@ def test_an_optimizer_step_between_two_backwards_of_one_graph_is_refused(record)
         tg.optim.SGD(rnn.parameters() + head.parameters(), lr=0.1).step()
         with pytest.raises(InplaceModificationError, match="modified in place"):
             loss.backward()
+
+
+_UNARY = [lambda t: t.tanh(), lambda t: t.sigmoid(), lambda t: t * 1.5, lambda t: t.T.T,
+          lambda t: t[:, :2] if t.shape[1] > 2 else t, lambda t: t.reshape(-1).reshape(t.shape)]
+
+
+def _random_graph(rng, choices):
+    """A small graph of the engine's own ops, drawn from `choices`: adds and products of
+    earlier nodes (a node used twice), matmuls with one weight W, stacks and cats, slices."""
+    x = tg.Tensor(rng.standard_normal((3, 4)), requires_grad=True, name="x")
+    W = tg.Tensor(rng.standard_normal((4, 4)) * 0.5, requires_grad=True, name="W")
+    b = tg.Tensor(rng.standard_normal(4), requires_grad=True, name="b")
+    nodes = [x]
+    for c, i, j in choices:
+        a, other = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        if c < len(_UNARY):
+            new = _UNARY[c](a)
+        elif c == len(_UNARY):
+            new = a @ W + b if a.shape == (3, 4) else a
+        elif c == len(_UNARY) + 1 and a.shape == other.shape:
+            new = a * other + a
+        elif c == len(_UNARY) + 2 and a.shape == other.shape:
+            new = tg.stack([a, other], axis=0)[1] + tg.stack([other, a], axis=1).sum(axis=1)
+        elif a.ndim == 2 and a.shape[0] == other.shape[0] and other.ndim == 2:
+            new = tg.cat([a, other], axis=1)[:, :a.shape[1]] * 2.0
+        else:
+            new = a + 1.0
+        nodes.append(new)
+    loss = sum(((n * n).sum() for n in nodes[1:]), (x * x).sum())
+    return (x, W, b), nodes[1:], loss
+
+
+@settings(max_examples=25, deadline=None)
+@given(choices=st.lists(st.tuples(st.integers(0, len(_UNARY) + 3), st.integers(0, 50), st.integers(0, 50)),
+                        min_size=1, max_size=10),
+       retained=st.sets(st.integers(0, 9)), seed=st.integers(0, 2**16))
+def test_unrecorded_backward_keeps_the_recorded_values_where_it_keeps_any(choices, retained, seed):
+    """Any small graph: unrecorded, the leaves and the retained tensors hold exactly what the
+    recorded pass gives, everything else reads None; a write into one kept gradient changes
+    no other."""
+    graphs = []
+    for record in (True, False):
+        leaves, nodes, loss = _random_graph(np.random.default_rng(seed), choices)
+        for k in retained:
+            if k < len(nodes) and nodes[k].requires_grad:
+                nodes[k].retain_grad()
+        with tg.record_edge_grads(record):
+            loss.backward()
+        graphs.append((leaves, nodes))
+    (leaves_on, nodes_on), (leaves_off, nodes_off) = graphs
+    for on, off in zip(leaves_on, leaves_off):
+        assert (off.grad is None) == (on.grad is None), off.name     # W, b: unused in some graphs
+        if on.grad is not None:
+            np.testing.assert_allclose(off.grad, on.grad, **TOL)
+    kept = []
+    for on, off in zip(nodes_on, nodes_off):
+        if off.retains_grad:
+            np.testing.assert_allclose(off.grad, on.grad, err_msg=off.name, **TOL)
+            kept.append(off)
+        else:
+            assert kept_grad(off) is None, off.name
+    kept += [t for t in leaves_off if t.grad is not None]
+    copies = [np.array(t.grad) for t in kept]
+    for t in kept:
+        t.grad[...] = 7e7
+        for u, c in zip(kept, copies):
+            if u is not t and not np.all(u.grad == 7e7):
+                np.testing.assert_array_equal(u.grad, c, err_msg=f"{t.name} -> {u.name}")

@@ -607,3 +607,28 @@ def test_unrecorded_backward_keeps_the_recorded_values_where_it_keeps_any(choice
         for u, c in zip(kept, copies):
             if u is not t and not np.all(u.grad == 7e7):
                 np.testing.assert_array_equal(u.grad, c, err_msg=f"{t.name} -> {u.name}")
+
+
+# ---- readers of the edge records -------------------------------------------------------
+def test_param_edge_grads_after_an_unrecorded_backward_is_refused_not_empty():
+    """analysis.param_edge_grads returns the terms Σ_t of ∂E/∂U from the edge records; after a
+    backward() under record_edge_grads(False) there are none, and it returned {} (a sum of
+    nothing, not U.grad) without a word. It must say why, naming the op and the scope."""
+    from tinygrad_rnn import analysis
+    from tinygrad_rnn.errors import GraphError
+    tg.manual_seed(0)
+    rnn = nn.RNN(3, 4)
+    for p in rnn.parameters():
+        p.data = p.data.astype(np.float64)
+    out, _ = rnn(tg.Tensor(np.random.default_rng(0).standard_normal((2, 5, 3))))
+    loss = (out * out).sum()
+    with pytest.raises(GraphError, match=r"matmul.*rnn/t=\d.*record_edge_grads"):
+        analysis.param_edge_grads(loss, rnn.cells[0].U)              # no backward() yet
+    with tg.record_edge_grads(False):
+        loss.backward(retain_graph=True)
+    with pytest.raises(GraphError, match=r"matmul.*rnn/t=\d.*record_edge_grads"):
+        analysis.param_edge_grads(loss, rnn.cells[0].U)
+    loss.backward()                                                  # recorded: the terms, summed
+    terms = analysis.param_edge_grads(loss, rnn.cells[0].U)
+    assert len(terms) == 5
+    np.testing.assert_allclose(sum(terms.values()), rnn.cells[0].U.grad / 2, **TOL)

@@ -43,6 +43,7 @@ import numpy as np
 
 from .autograd import walk
 from .context import scope
+from .errors import GraphError, edges_not_recorded
 from .tensor import Tensor
 
 GAMMA = {"tanh": 1.0, "relu": 1.0, "identity": 1.0, "linear": 1.0, "sigmoid": 0.25}
@@ -92,13 +93,16 @@ def param_edge_grads(root: Tensor, param: Tensor) -> dict[str, np.ndarray]:
     A weight used at every step is one leaf with one edge per use; backward()
     adds the edges' shares, which is the sum ∂E/∂U = Σ_k (the term of step k).
     This returns the terms, keyed by the scope of the op that read `param`
-    (e.g. "rnn/t=3"); their sum is `param.grad`. Needs record_edge_grads (the default).
+    (e.g. "rnn/t=3"); their sum is `param.grad`. Needs record_edge_grads (the default):
+    after an unrecorded backward() there are no terms, and a GraphError says so (not {}).
     Two uses in one scope are added together. Each value is an array of its own, never
     the record itself (writing into it would change the picture) nor a lazy record's sum
     (a sum of two lazy records is extended in place by the next `+`).
     """
     out = {}
     for node in walk(root):
+        if node.edge_grads is None and node.requires_grad and any(p is param for p in node.parents):
+            raise GraphError(edges_not_recorded(param.name, param.shape, node.op, node.scope))  # not {}
         for p, g in zip(node.parents, node.edge_grads or ()):
             if p is param and g is not None:
                 out[node.scope] = out[node.scope] + g if node.scope in out else np.array(g)

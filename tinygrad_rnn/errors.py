@@ -97,6 +97,13 @@ def grad_dropped(name: str, scope: str, shape) -> str:
             "backward(), or run backward() with record_edge_grads(True) to keep every gradient")
 
 
+def edges_not_recorded(param: str, shape, op: str, scope: str) -> str:
+    """A reader of the edge records (analysis.param_edge_grads) met an edge with none."""
+    return (f"param_edge_grads: the {op}{where(scope)} that reads '{param}' (shape {shape}) holds no "
+            "record of what it sent back: backward() has not run through it, or ran under "
+            "record_edge_grads(False). Run backward() with record_edge_grads(True) (the default) first")
+
+
 def cannot_retain_grad(name: str, shape, scope: str) -> str:
     return (f"retain_grad: '{name}' (shape {shape}){where(scope)} does not require grad, so "
             "backward() gives it no gradient to keep (as PyTorch, this is refused)")

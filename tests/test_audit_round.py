@@ -217,18 +217,6 @@ def test_one_weight_shared_by_two_layers_and_two_graphs_gets_every_share(record)
         np.testing.assert_allclose(mine, ref, rtol=1e-11, atol=1e-11)
 
 
-def test_recorded_shares_of_a_copied_weight_stay_the_shares_after_an_optimizer_step():
-    """With edges recorded, x's share of x @ U is kept as (g, x, U's copy): an in-place
-    optimizer step on U after backward must not change what np.asarray(record) gives."""
-    tg.manual_seed(2)
-    rnn, head = nn.RNN(3, 16), nn.Linear(16, 4)
-    rng = np.random.default_rng(2)
-    x, y = rng.standard_normal((32, 5, 3)), rng.integers(0, 4, (32, 5))
-    loss = _rnn_loss(rnn, x, y, head)
-    loss.backward()
-    _recorded_shares_survive_an_optimizer_step(loss, rnn.parameters() + head.parameters())
-
-
 # ---- SummedGrad's in-place sums --------------------------------------------------------
 @pytest.mark.parametrize("record", [True, False])
 def test_a_bias_added_to_rows_of_several_shapes_and_to_itself_sums_as_torch(record):

@@ -85,3 +85,21 @@ def test_a_replayed_step_peaks_below_one_and_a_half_hand_written_numpy_steps(mod
     numpy_peak = memory.peak_bytes(impls.load("numpy_impl").build(model, problem))
     replay_peak = memory.peak_bytes(impls.load("engine_compiled").build(model, problem))
     assert replay_peak <= 1.5 * numpy_peak
+
+
+def test_a_batch_buffer_refilled_in_place_does_not_change_the_replayed_graph():
+    """`Tensor(x)` copies x in eager mode, so a program that refills one batch buffer in
+    place leaves the last step's graph as it was computed; a replay must do the same."""
+    model = Model("rnn")
+    step = tg.compile(model.step)
+    (x0, y0), (x1, y1), (x2, _) = batches(3, seed=5)
+    buf = np.empty_like(x0)
+    with tg.record_edge_grads(False):
+        for x, y in ((x0, y0), (x1, y1)):          # the capture, then one replay
+            buf[...] = x
+            model.zero_grad()
+            step(buf, y)
+    inputs = [t for t in step.graph_tensors() if t.shape == x1.shape and t._op is None]
+    assert len(inputs) == 1
+    buf[...] = x2                                  # the next batch, written into the same buffer
+    np.testing.assert_array_equal(inputs[0].data, x1)

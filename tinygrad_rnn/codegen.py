@@ -83,7 +83,7 @@ class _Writer:
 
     def __init__(self, program, placed=None):
         self.p, self.tensors = program, program.tensors
-        self.ns = {"np": np, "asarray": np.asarray, "ones_like": np.ones_like,
+        self.ns = {"np": np, "array": np.array, "asarray": np.asarray, "ones_like": np.ones_like,
                    "concatenate": np.concatenate, "unbroadcast": ops.unbroadcast, "dense": _dense,
                    "add_reduce": np.add.reduce, "multiply": np.multiply, "subtract": np.subtract,
                    "broadcast_to": np.broadcast_to}
@@ -186,7 +186,9 @@ class _Writer:
             else:
                 i, dtype = payload
                 self.ns[f"d{s}"] = dtype
-                self.emit(f"v{s} = asarray(args[{i}], dtype=d{s})  # argument {i} as {dtype}")
+                # a copy, as eager's Tensor(x) makes: refilling a batch buffer in place must
+                # not change the graph the last replay left
+                self.emit(f"v{s} = array(args[{i}], dtype=d{s})  # argument {i} as {dtype} (a copy)")
 
     def forward(self):
         self.emit("# forward: one line per op of the tape")

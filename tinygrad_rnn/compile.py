@@ -353,7 +353,7 @@ class _Program:
                 vals[s] = args[payload]._data
             else:
                 i, dtype = payload
-                vals[s] = np.asarray(args[i], dtype=dtype)
+                vals[s] = np.array(args[i], dtype=dtype)   # a copy, as eager's Tensor(x) makes
         for f, ins, dyn, o in self.forward_code:
             y = f(*[vals[i] for i in ins], **self._index(dyn, args)) if dyn else f(*[vals[i] for i in ins])
             self.scalar_out[o] = type(y) is not np.ndarray

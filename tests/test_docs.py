@@ -59,6 +59,25 @@ def blocks(path: Path) -> list[tuple[str, int, str, str]]:
     return out
 
 
+def closing_fences_with_text(path: Path) -> list[int]:
+    """Line numbers where a block seems to close on a fence followed by text (```` ``` The GRU````).
+    blocks() closes a block there, but Markdown does not: a closing fence is the fence alone,
+    so the site would show the rest of the page as code, while every test still passed."""
+    bad, lines, i = [], path.read_text(encoding="utf-8").splitlines(), 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence, j = m.group(2), i + 1
+        while j < len(lines) and not lines[j].strip().startswith(fence):
+            j += 1
+        if j < len(lines) and lines[j].strip().strip(fence[0]):
+            bad.append(j + 1)
+        i = j + 1
+    return bad
+
+
 def runnable(path: Path) -> list[tuple[int, str, tuple[str, dict] | None]]:
     """(line, python code, (expected output, tolerance) or None) for each python block of a page."""
     found, bs = [], blocks(path)
@@ -142,6 +161,16 @@ def printed_by(code: str, namespace: dict | None = None, where: str = "<block>")
     with contextlib.redirect_stdout(stdout):
         exec(compile(code, where, "exec"), {} if namespace is None else namespace)
     return stdout.getvalue()
+
+
+def test_every_block_closes_on_a_bare_fence(tmp_path):
+    page = tmp_path / "p.md"
+    page.write_text("```text\nrun it\n``` The GRU\nis checked\n```python\nx = 1\n```\n")
+    assert closing_fences_with_text(page) == [3]
+    page.write_text("````markdown\n```python\n```\n````\n```text\nok\n```  \n")
+    assert closing_fences_with_text(page) == []
+    bad = {str(p.relative_to(ROOT)): lines for p in PAGES if (lines := closing_fences_with_text(p))}
+    assert not bad, f"a closing fence followed by text (Markdown keeps the block open): {bad}"
 
 
 def test_every_page_with_code_has_python_blocks():

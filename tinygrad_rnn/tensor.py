@@ -247,6 +247,13 @@ class Tensor(TorchMethods):
     def numpy(self) -> np.ndarray:
         return self._data
 
+    def __array__(self, dtype=None, copy=None):
+        """The values, for numpy functions (np.asarray(t), np.stack([t, t]), np.allclose), as
+        .numpy() gives them. Without it numpy iterated the tensor and made an object array of
+        0-d Tensors, without a word. (Ufuncs on a Tensor stay refused: __array_ufunc__.)"""
+        out = self._data if dtype is None else self._data.astype(dtype, copy=False)
+        return out.copy() if copy and out is self._data else out
+
     def item(self) -> float:
         if self._data.size != 1:
             raise ValueError(f"item(): tensor of shape {self.shape} has {self._data.size} elements, "

@@ -10,12 +10,19 @@ compared with ==.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from tinygrad_rnn import Tensor
+import tinygrad_rnn as tg
+from tinygrad_rnn import Tensor, nn
+from tinygrad_rnn.nn.functional import mse_loss
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 
+
+def _batch(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
 
 
 # ---- numpy functions on a Tensor ---------------------------------------------------------
@@ -35,3 +42,48 @@ def test_numpy_functions_on_a_tensor_see_its_numbers_not_an_object_array():
     np.testing.assert_allclose(np.linalg.norm(t), np.linalg.norm(A), **TOL)
 
 
+# ---- tg.compile: what a replay must not freeze --------------------------------------------
+def _compiled_linear(seed=0):
+    tg.manual_seed(seed)
+    lin = nn.Linear(3, 2, dtype=np.float64)
+
+    def step(x, y):
+        loss = mse_loss(lin(Tensor(x)), Tensor(y))
+        loss.backward()
+        return loss
+    return lin, step, tg.compile(step)
+
+
+def _eager_and_compiled(module, step, compiled, *args):
+    """(loss, grads) of the compiled call, then of the eager step on the same state."""
+    module.zero_grad()
+    loss_c = compiled(*args).item()
+    grads_c = [None if p.grad is None else np.array(p.grad) for p in module.parameters()]
+    module.zero_grad()
+    loss_e = step(*args).item()
+    grads_e = [None if p.grad is None else np.array(p.grad) for p in module.parameters()]
+    return (loss_c, grads_c), (loss_e, grads_e)
+
+
+def _assert_same(ours, eager):
+    np.testing.assert_allclose(ours[0], eager[0], **TOL)
+    for a, b in zip(ours[1], eager[1]):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, **TOL)
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_compiled_step_follows_a_parameter_frozen_or_unfrozen_between_calls(freeze):
+    """requires_grad_(False) between calls (fine-tuning) still got a gradient from the replay,
+    so the optimizer kept training the frozen weight; unfreezing it gave none."""
+    lin, step, compiled = _compiled_linear()
+    x, y = _batch()
+    lin.weight.requires_grad_(not freeze)
+    for _ in range(3):
+        lin.zero_grad()
+        compiled(x, y)
+    lin.weight.requires_grad_(freeze)
+    ours, eager = _eager_and_compiled(lin, step, compiled, x, y)
+    _assert_same(ours, eager)
+    assert (lin.weight.grad is None) == (not freeze)

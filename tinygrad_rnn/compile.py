@@ -169,7 +169,7 @@ class _Program:
     def capture(cls, fn, args, previous: _Program | None = None) -> _Program:
         """Run fn eagerly, writing the tape. `previous` (the program this one replaces)
         names parameters whose gradients are looked at before fn runs (see _verify)."""
-        before = {id(t): t.grad for t, _, _ in previous.live_params} if previous else {}
+        before = {id(t): t.grad for t, *_ in previous.live_params} if previous else {}
         tape = _Tape(args)
         tape.start = Tensor(np.zeros(()))._tick     # the clock now: leaves older than this are live
         rng_before = generator().bit_generator.state
@@ -331,8 +331,8 @@ class _Program:
         self.leaf_slots = [s for s, kind, _ in self.sources
                            if self.tensors[s].requires_grad and id(self.tensors[s]) in visited]
         self.persistent = {s for s, kind, _ in self.sources if kind in ("live", "tensor_arg")}
-        self.live_params = [(self.tensors[s], self.tensors[s].shape, self.tensors[s].dtype)
-                            for s, kind, _ in self.sources if kind == "live"]
+        self.live_params = [(t, t.shape, t.dtype, t.requires_grad)
+                            for t in (self.tensors[s] for s, kind, _ in self.sources if kind == "live")]
         self.tensor_args = [(s, i) for s, kind, i in self.sources if kind == "tensor_arg"]
         self.write_back = [(t, s) for s, t in enumerate(self.tensors) if s not in self.persistent]
         self.accumulate = {}            # slot -> True/False once known (see _verify)
@@ -476,7 +476,7 @@ class _Program:
         self.shared_grads = _sharing(grads, self.slot_of[id(self.root)])
         self.write_graph, writer = codegen.build(self, self.shared_grads)
         self.code += "\n" + writer
-        self.live_slots = [(t, self.slot_of[id(t)]) for t, _, _ in self.live_params]
+        self.live_slots = [(t, self.slot_of[id(t)]) for t, *_ in self.live_params]
         # the coarsest float dtype of the step: float32 weights on float64 inputs (numpy
         # promotes) give float32 gradients, which float64's 1e-9 would refuse as if fn clipped
         tol = max(_tolerance(t.dtype) for t in self.tensors if t.dtype.kind == "f")
@@ -487,7 +487,7 @@ class _Program:
                 raise CompileError(f"tg.compile: replaying the captured step gives a different "
                                    f"gradient at '{t.name}'{_where(t)}; run this step eagerly")
         self.trusted, fresh = True, {}
-        for t, _, _ in self.live_params:
+        for t, *_ in self.live_params:
             s = self.slot_of[id(t)]
             g = grads[s]
             if g is None or t.grad is None:
@@ -511,7 +511,7 @@ class _Program:
         # From now on every step's numbers come from the generated code, this one too, so a
         # run gives the same bits whichever step was captured (a resumed run equals a long one).
         if self.trusted:
-            for t, _, _ in self.live_params:
+            for t, *_ in self.live_params:
                 s = self.slot_of[id(t)]
                 g = grads[s].copy() if s in self.shared_grads else grads[s]
                 if g is not None:
@@ -519,11 +519,12 @@ class _Program:
             self.write_graph(vals, grads, edges)
 
     def can_replay(self) -> bool:
-        """Shapes of the parameters as captured, and nothing about their gradients unknown."""
+        """The parameters' shapes, dtypes and requires_grad as captured (a weight frozen
+        between calls gets no gradient), and nothing about their gradients unknown."""
         if not self.trusted:
             return False
-        for t, shape, dtype in self.live_params:
-            if t._data.shape != shape or t._data.dtype != dtype:
+        for t, shape, dtype, requires_grad in self.live_params:
+            if t._data.shape != shape or t._data.dtype != dtype or t._requires_grad != requires_grad:
                 return False
             if t.grad is not None and self.slot_of[id(t)] not in self.accumulate:
                 return False              # add to it or replace it? the next capture sees

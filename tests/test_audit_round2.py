@@ -87,3 +87,39 @@ def test_a_compiled_step_follows_a_parameter_frozen_or_unfrozen_between_calls(fr
     ours, eager = _eager_and_compiled(lin, step, compiled, x, y)
     _assert_same(ours, eager)
     assert (lin.weight.grad is None) == (not freeze)
+
+
+def test_a_compiled_step_follows_a_parameter_replaced_between_calls():
+    """`lin.weight = nn.Parameter(...)` between calls: the replay kept reading (and writing the
+    gradient into) the old tensor; eager reads the new one."""
+    lin, step, compiled = _compiled_linear()
+    x, y = _batch()
+    for _ in range(3):
+        lin.zero_grad()
+        compiled(x, y)
+    old = lin.weight
+    lin.weight = nn.Parameter(np.ones((3, 2)))
+    old.grad = None
+    ours, eager = _eager_and_compiled(lin, step, compiled, x, y)
+    _assert_same(ours, eager)
+    assert old.grad is None
+
+
+def test_a_compiled_step_follows_train_and_eval_between_calls():
+    """Captured in eval() (dropout off), then train(): the replay ran without dropout. Eager
+    draws a mask, which a replay cannot repeat, so the call after train() is refused."""
+    lin, _, _ = _compiled_linear()
+    model = nn.Sequential(lin, nn.Dropout(0.5))
+
+    def step(x, y):
+        loss = mse_loss(model(Tensor(x)), Tensor(y))
+        loss.backward()
+        return loss
+    compiled = tg.compile(step)
+    x, y = _batch()
+    model.eval()
+    for _ in range(3):
+        compiled(x, y)
+    model.train()
+    with pytest.raises(tg.CompileError, match="random"):
+        compiled(x, y)

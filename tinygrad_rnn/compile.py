@@ -36,6 +36,7 @@ import numpy as np
 from . import codegen, ops
 from .autograd import DROPPED, kept_grad
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _RECORD_EDGES, get_default_dtype
+from .nn.module import CHANGES
 from .rng import generator
 from .sparse import LazyGrad
 from .tensor import Tensor
@@ -200,6 +201,7 @@ class _Program:
             raise CompileError("tg.compile: fn may return the loss and other Tensors, got "
                                f"{', '.join(type(t).__name__ for t in outputs)}")
         self.root, self.outputs = loss, outputs
+        self.modules_at = CHANGES[0]         # the modules as fn left them (see can_replay)
         self.effects = tape.effects
         self._build(tape, args)
         self._verify(args, before)
@@ -519,9 +521,10 @@ class _Program:
             self.write_graph(vals, grads, edges)
 
     def can_replay(self) -> bool:
-        """The parameters' shapes, dtypes and requires_grad as captured (a weight frozen
-        between calls gets no gradient), and nothing about their gradients unknown."""
-        if not self.trusted:
+        """The modules as captured (no parameter replaced, no train()/eval() since), the
+        parameters' shapes, dtypes and requires_grad as captured (a weight frozen between
+        calls gets no gradient), and nothing about their gradients unknown."""
+        if not self.trusted or self.modules_at != CHANGES[0]:
             return False
         for t, shape, dtype, requires_grad in self.live_params:
             if t._data.shape != shape or t._data.dtype != dtype or t._requires_grad != requires_grad:

@@ -22,6 +22,11 @@ import numpy as np
 
 from ..tensor import Tensor
 
+# Ticks when any module gets a new parameter, sub-module or training mode. tg.compile replays a
+# captured step only while it has not ticked: the replay holds the tensors the step read and
+# cannot see `lin.weight = nn.Parameter(...)` or `model.train()` (dropout on) happen.
+CHANGES = [0]
+
 
 class Parameter(Tensor):
     """A Tensor that requires grad and is registered by the Module holding it."""
@@ -48,6 +53,8 @@ class Module:
         # error messages speak the course's notation.
         if isinstance(value, Tensor) and value.requires_grad and not value._named:
             value.name = key
+        if isinstance(value, (Tensor, Module)) or (key == "training" and value != self.training):
+            CHANGES[0] += 1     # a parameter replaced, a layer swapped, train()/eval(): see CHANGES
         object.__setattr__(self, key, value)
 
     # ---- discovery -------------------------------------------------------

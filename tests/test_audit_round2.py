@@ -123,3 +123,17 @@ def test_a_compiled_step_follows_train_and_eval_between_calls():
     model.train()
     with pytest.raises(tg.CompileError, match="random"):
         compiled(x, y)
+
+
+def test_a_compiled_step_refuses_a_list_argument_holding_the_batch():
+    """step([x, y]) with the list refilled in place replayed the first batch for ever (the list
+    was keyed by its id, its arrays frozen as constants)."""
+    lin = nn.Linear(3, 2, dtype=np.float64)
+
+    def step(batch):
+        loss = mse_loss(lin(Tensor(batch[0])), Tensor(batch[1]))
+        loss.backward()
+        return loss
+    compiled = tg.compile(step)
+    with pytest.raises(tg.CompileError, match=r"argument 0 .*list.*separate arguments"):
+        compiled(list(_batch()))

@@ -112,7 +112,12 @@ class CompiledStep:
 def _key(args) -> tuple:
     """What a program depends on besides the numbers: shapes, dtypes, modes, other args."""
     parts = [_GRAD_ENABLED.get(), _RECORD_EDGES.get(), get_default_dtype()]
-    for a in args:
+    for i, a in enumerate(args):
+        if isinstance(a, (list, tuple, dict)) and any(
+                isinstance(v, (np.ndarray, Tensor)) for v in (a.values() if isinstance(a, dict) else a)):
+            raise CompileError(f"tg.compile: argument {i} is a {type(a).__name__} holding arrays or "
+                               "Tensors; a replay reads array arguments only, and would keep the "
+                               "first call's values of these. Pass them as separate arguments: step(x, y)")
         if isinstance(a, Tensor):
             parts.append(("T", a.shape, a.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):

@@ -137,3 +137,24 @@ def test_a_compiled_step_refuses_a_list_argument_holding_the_batch():
     compiled = tg.compile(step)
     with pytest.raises(tg.CompileError, match=r"argument 0 .*list.*separate arguments"):
         compiled(list(_batch()))
+
+
+def test_a_compiled_step_refuses_batchnorm_running_statistics_it_cannot_update():
+    """BatchNorm1d in training updates running_mean/var inside the step; the replay did not,
+    so after 4 calls num_batches_tracked was 1 and the statistics were of the first batch."""
+    bn, lin = nn.BatchNorm1d(3, dtype=np.float64), nn.Linear(3, 2, dtype=np.float64)
+
+    def step(x, y):
+        loss = mse_loss(lin(bn(Tensor(x))), Tensor(y))
+        loss.backward()
+        return loss
+    with pytest.raises(tg.CompileError, match=r"BatchNorm1d\(3\).*running"):
+        tg.compile(step)(*_batch())
+    bn.eval()                                   # running statistics only read: replayable
+    compiled = tg.compile(step)
+    x, y = _batch()
+    for _ in range(3):
+        bn.zero_grad()
+        lin.zero_grad()
+        compiled(x, y)
+    assert compiled.replays == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..context import current_scope, get_default_dtype
+from ..context import _CAPTURE, current_scope, get_default_dtype
 from ..errors import ShapeError, where
 from ..rng import generator
 from ..tensor import Tensor
@@ -177,6 +177,7 @@ class BatchNorm1d(Module):
         axes = (0,) if x.ndim == 2 else (0, 2)
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)          # broadcast over N (and L)
         if self.training:
+            _not_under_compile(self)
             n = x.size // self.num_features
             if n < 2:
                 raise ValueError(f"BatchNorm1d({self.num_features}): training needs more than one "
@@ -200,3 +201,13 @@ class BatchNorm1d(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+def _not_under_compile(bn: BatchNorm1d) -> None:
+    """In training, BatchNorm1d updates its running statistics from each batch's values: numpy
+    work a tg.compile replay does not repeat (they would stay those of the first batch)."""
+    if _CAPTURE.get() is not None:
+        from ..compile import CompileError  # here: compile.py imports the nn package
+        raise CompileError(f"tg.compile: BatchNorm1d({bn.num_features}) in training mode updates its "
+                           "running statistics inside the step, which a replay cannot repeat; run this "
+                           "step eagerly, or call eval() to use (not update) them")

@@ -158,3 +158,22 @@ def test_a_compiled_step_refuses_batchnorm_running_statistics_it_cannot_update()
         lin.zero_grad()
         compiled(x, y)
     assert compiled.replays == 2
+
+
+# ---- analysis before backward() ----------------------------------------------------------
+def test_state_gradient_norms_before_backward_are_refused_not_zeros():
+    """Before backward() every ‖∂E/∂h_t‖ read 0, which is what a vanished gradient looks like,
+    and StateGradientMonitor.check() warned of a vanishing gradient that was never computed."""
+    tg.manual_seed(0)
+    rnn = nn.RNN(3, 4, dtype=np.float64)
+    out, _ = rnn(Tensor(np.random.default_rng(0).standard_normal((2, 5, 3))))
+    loss = (out[:, :3] ** 2).sum()             # h_4, h_5 after the last loss term: 0 is right there
+    monitor = tg.StateGradientMonitor(rnn, on_vanish="ignore")
+    for read in (lambda: tg.analysis.state_grad_norms(rnn), lambda: tg.analysis.state_grad_norms(loss),
+                 monitor.check):
+        with pytest.raises(tg.GraphError, match=r"none of the 5 states .*rnn/t=1.*backward\(\)"):
+            read()
+    loss.backward()
+    norms = tg.analysis.state_grad_norms(rnn)
+    assert np.all(norms[:3] > 0) and np.all(norms[3:] == 0.0)
+    np.testing.assert_allclose(monitor.check().norms, norms, **TOL)

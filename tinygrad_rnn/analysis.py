@@ -84,7 +84,18 @@ def state_grad_norms(states, name: str = "h_t", lane: str | None = None) -> np.n
         states = states_in_graph(states, name, lane)
     elif hasattr(states, "states"):
         states = states.states
-    return np.array([0.0 if h.grad is None else norm(h.grad) for h in states])
+    return grad_norms_of(states, "state_grad_norms")
+
+
+def grad_norms_of(states: list, who: str) -> np.ndarray:
+    """‖h.grad‖ per state, 0 where none reached it; refused when none has a gradient at all:
+    backward() has not run, and T zeros would read as a vanished gradient."""
+    grads = [h.grad for h in states]
+    if states and all(g is None for g in grads):
+        raise GraphError(f"{who}: none of the {len(states)} states ('{states[0].name}' in scope "
+                         f"'{states[0].scope}' .. '{states[-1].scope}') has a gradient; call it after "
+                         "loss.backward() (and before zero_grad())")
+    return np.array([0.0 if g is None else norm(g) for g in grads])
 
 
 def param_edge_grads(root: Tensor, param: Tensor) -> dict[str, np.ndarray]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import norm
+from .analysis import grad_norms_of, norm
 from .nn.module import parameters_of
 from .tensor import Tensor
 
@@ -206,7 +206,7 @@ class StateGradientMonitor:
         if not states:
             raise RuntimeError("StateGradientMonitor.check(): the layer holds no states; "
                                "call it after the forward pass and backward()")
-        norms = np.array([0.0 if h.grad is None else norm(h.grad) for h in states])
+        norms = grad_norms_of(states, "StateGradientMonitor.check()")
         reach = float(norms[0] / norms[-1]) if norms[-1] > 0 else 0.0
         vanished = reach < self.min_reach
         message = ""

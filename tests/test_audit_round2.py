@@ -177,3 +177,20 @@ def test_state_gradient_norms_before_backward_are_refused_not_zeros():
     norms = tg.analysis.state_grad_norms(rnn)
     assert np.all(norms[:3] > 0) and np.all(norms[3:] == 0.0)
     np.testing.assert_allclose(monitor.check().norms, norms, **TOL)
+
+
+# ---- checkpoints -------------------------------------------------------------------------
+def test_a_torch_state_dict_loaded_into_a_module_is_refused_not_transposed():
+    """model.load_state_dict(torch_model.state_dict()): torch's Linear weight is (out, in), ours
+    (in, out). A square one loaded silently transposed (x Wᵀ instead of x W); the refusal points
+    to tg.interop.copy_from_torch, which maps every layout."""
+    torch.manual_seed(0)
+    theirs = torch.nn.Linear(3, 3).double()
+    ours = nn.Linear(3, 3, dtype=np.float64)
+    before = ours.weight.data.copy()
+    with pytest.raises(TypeError, match=r"'weight' is a torch\.Tensor.*copy_from_torch"):
+        ours.load_state_dict(theirs.state_dict())
+    np.testing.assert_array_equal(ours.weight.data, before)
+    tg.interop.copy_from_torch(ours, theirs)
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), **TOL)

@@ -151,6 +151,13 @@ class Module:
             raise TypeError(f"load_state_dict into {type(self).__name__}: expected a dict of "
                             f"name -> array, got {type(state).__name__}")
         params = {**dict(self.named_parameters()), **dict(self.named_buffers())}
+        for k, v in state.items():
+            if type(v).__module__.partition(".")[0] == "torch":   # torch's layout is not ours
+                raise TypeError(f"load_state_dict into {type(self).__name__}: '{k}' is a torch.Tensor: "
+                                "a torch state dict is in torch's layout (Linear's weight is (out, in) "
+                                "there, (in, out) here; recurrent weights are stacked per gate), which a "
+                                "square weight would load transposed without a word. Use "
+                                "tg.interop.copy_from_torch(model, torch_module), which maps each layer")
         state = {k: v.data if isinstance(v, Tensor) else v for k, v in state.items()}
         problems, values = [], {}
         if strict:

@@ -194,3 +194,26 @@ def test_a_torch_state_dict_loaded_into_a_module_is_refused_not_transposed():
     tg.interop.copy_from_torch(ours, theirs)
     x = np.random.default_rng(0).standard_normal((2, 3))
     np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), **TOL)
+
+
+_P = 0                   # a module-level data pointer, as min-char-rnn's p
+
+
+def test_a_compiled_step_follows_the_numbers_it_reads_from_globals_and_its_closure():
+    """A replay runs no Python: a loss weight annealed in a closure variable (beta) and a global
+    data pointer (Tensor(data[_P:_P + 4]), min-char-rnn's p) stayed at their captured values, so
+    every later call trained on the first batch with the first weight, without a word."""
+    global _P
+    lin = nn.Linear(3, 2, dtype=np.float64)
+    data, y = np.random.default_rng(1).standard_normal((12, 3)), _batch()[1]
+    beta = 1.0
+
+    def step():
+        loss = mse_loss(lin(Tensor(data[_P:_P + 4])), Tensor(y)) * beta
+        loss.backward()
+        return loss
+    compiled = tg.compile(step)
+    plan = [(0, 1.0), (0, 1.0), (0, 1.0), (4, 1.0), (4, 0.5), (8, 0.5), (0, 1.0)]
+    for _P, beta in plan:  # noqa: B007 (step reads beta from its closure)
+        _assert_same(*_eager_and_compiled(lin, step, compiled))
+    assert compiled.replays >= 3                  # (0, 1.0) was replayed, not captured each time

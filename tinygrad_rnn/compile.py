@@ -27,6 +27,8 @@ step once and compares every gradient with the eager one before trusting it.
 
 from __future__ import annotations
 
+import builtins
+import dis
 import functools
 import threading
 import warnings
@@ -73,15 +75,17 @@ class CompiledStep:
         self.captures = 0                 # how many times fn ran eagerly to record
         self.replays = 0
         self._warned = False
+        self._free = _free_names(fn)
 
     def __call__(self, *args):
         if _ANOMALY.get():                # anomaly mode checks every op: run eagerly
             return self.fn(*args)
-        key = _key(args)
+        key = _key(args) + _free_values(*self._free)
         program = self.programs.get(key)
         if program is None and len(self.programs) >= MAX_PROGRAMS:
             if not self._warned:
                 warnings.warn(f"tg.compile: {len(self.programs)} different argument shapes "
+                              "(or values of the numbers fn reads from its globals and closure) "
                               "captured; running the rest eagerly", stacklevel=2)
                 self._warned = True
             return self.fn(*args)
@@ -128,6 +132,36 @@ def _key(args) -> tuple:
             except TypeError:                  # a list, a module: the same object
                 parts.append(("id", id(a)))
     return tuple(parts)
+
+
+_NUMBERS = (int, float, str, np.number, np.bool_)
+
+
+def _free_names(fn) -> tuple:
+    """(globals, names, closure cells) fn's own code reads (not its callees'). A replay runs no
+    Python, so a number among them (a loss weight beta, min-char-rnn's data pointer p) would keep
+    its captured value: `_free_values` makes the numbers part of the key instead."""
+    fn = getattr(fn, "__func__", fn)                 # a bound method: its function
+    code = getattr(fn, "__code__", None)
+    if code is None:                                 # a callable object (a Module): no names to read
+        return {}, (), ()
+    g = fn.__globals__        # names bound now to a module, function or class (tg, model) are skipped
+    read = dict.fromkeys(i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL")
+    names = tuple(n for n in read if isinstance(g.get(n), _NUMBERS)
+                  or (g.get(n) is None and n not in vars(builtins)))
+    return g, names, tuple(zip(code.co_freevars, fn.__closure__ or ()))
+
+
+def _free_values(globals_, names, cells) -> tuple:
+    out = [(n, v) for n in names if isinstance(v := globals_.get(n), _NUMBERS)]
+    for n, cell in cells:
+        try:
+            v = cell.cell_contents
+        except ValueError:                           # a closure variable not assigned yet
+            continue
+        if isinstance(v, _NUMBERS):
+            out.append((n, v))
+    return tuple(out)
 
 
 # ---- capture ---------------------------------------------------------------

@@ -217,3 +217,25 @@ def test_a_compiled_step_follows_the_numbers_it_reads_from_globals_and_its_closu
     for _P, beta in plan:  # noqa: B007 (step reads beta from its closure)
         _assert_same(*_eager_and_compiled(lin, step, compiled))
     assert compiled.replays >= 3                  # (0, 1.0) was replayed, not captured each time
+
+
+def test_a_compiled_step_follows_a_number_set_on_a_module_between_calls():
+    """A user's layer reads `self.temperature` in forward; set between calls (a schedule), the
+    replay kept the captured value. Any public attribute set on a module captures anew."""
+    class Scaled(nn.Module):
+        def __init__(self):
+            self.lin, self.temperature = nn.Linear(3, 2, dtype=np.float64), 1.0
+
+        def forward(self, x):
+            return self.lin(x) * (1.0 / self.temperature)
+    model = Scaled()
+    x, y = _batch()
+
+    def step(x, y):
+        loss = mse_loss(model(Tensor(x)), Tensor(y))
+        loss.backward()
+        return loss
+    compiled = tg.compile(step)
+    for temperature in (1.0, 1.0, 1.0, 2.0, 2.0, 0.5):
+        model.temperature = temperature
+        _assert_same(*_eager_and_compiled(model, step, compiled, x, y))

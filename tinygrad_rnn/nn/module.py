@@ -22,10 +22,13 @@ import numpy as np
 
 from ..tensor import Tensor
 
-# Ticks when any module gets a new parameter, sub-module or training mode. tg.compile replays a
-# captured step only while it has not ticked: the replay holds the tensors the step read and
-# cannot see `lin.weight = nn.Parameter(...)` or `model.train()` (dropout on) happen.
+# Ticks when a public attribute of any module is set to a new value: a parameter or sub-module
+# replaced, a number forward reads (`model.temperature = 2.0`), a buffer loaded, train()/eval().
+# tg.compile replays a captured step only while it has not ticked: a replay runs no Python, so
+# it would keep reading the old tensors and numbers. (`_private` attributes, such as the states
+# a sequence layer keeps of its last pass, do not tick.)
 CHANGES = [0]
+_UNSET = object()
 
 
 class Parameter(Tensor):
@@ -53,8 +56,9 @@ class Module:
         # error messages speak the course's notation.
         if isinstance(value, Tensor) and value.requires_grad and not value._named:
             value.name = key
-        if isinstance(value, (Tensor, Module)) or (key == "training" and value != self.training):
-            CHANGES[0] += 1     # a parameter replaced, a layer swapped, train()/eval(): see CHANGES
+        if key[0] != "_" and vars(self).get(key, _UNSET) is not value \
+                and (key != "training" or value != self.training):
+            CHANGES[0] += 1     # a parameter or layer replaced, a number reset, train()/eval()
         object.__setattr__(self, key, value)
 
     # ---- discovery -------------------------------------------------------

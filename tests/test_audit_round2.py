@@ -239,3 +239,23 @@ def test_a_compiled_step_follows_a_number_set_on_a_module_between_calls():
     for temperature in (1.0, 1.0, 1.0, 2.0, 2.0, 0.5):
         model.temperature = temperature
         _assert_same(*_eager_and_compiled(model, step, compiled, x, y))
+
+
+def test_a_compiled_eval_step_follows_batchnorm_statistics_loaded_between_calls():
+    """In eval() BatchNorm1d reads running_mean/var as constants of the step; load_state_dict
+    replaced them between calls, and the replay kept normalising with the old ones."""
+    bn, lin = nn.BatchNorm1d(3, dtype=np.float64), nn.Linear(3, 2, dtype=np.float64)
+    model = nn.Sequential(bn, lin).eval()
+
+    def step(x, y):
+        loss = mse_loss(model(Tensor(x)), Tensor(y))
+        loss.backward()
+        return loss
+    compiled = tg.compile(step)
+    x, y = _batch()
+    for _ in range(3):
+        _assert_same(*_eager_and_compiled(model, step, compiled, x, y))
+    state = model.state_dict()
+    state["0.running_mean"], state["0.running_var"] = np.full(3, 2.0), np.full(3, 4.0)
+    model.load_state_dict(state)
+    _assert_same(*_eager_and_compiled(model, step, compiled, x, y))

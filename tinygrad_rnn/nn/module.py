@@ -190,7 +190,7 @@ class Module:
         owners = {dotted: (module, name) for dotted, module, name in self._buffer_slots()}
         for k, value in values.items():
             if k in owners:                          # a buffer: replace the module's array
-                object.__setattr__(*owners[k], value)
+                setattr(*owners[k], value)          # (through Module.__setattr__: CHANGES)
             else:
                 params[k].data = value
 

@@ -259,3 +259,17 @@ def test_a_compiled_eval_step_follows_batchnorm_statistics_loaded_between_calls(
     state["0.running_mean"], state["0.running_var"] = np.full(3, 2.0), np.full(3, 4.0)
     model.load_state_dict(state)
     _assert_same(*_eager_and_compiled(model, step, compiled, x, y))
+
+
+# ---- dtypes ------------------------------------------------------------------------------
+def test_a_numpy_integer_scalar_keeps_a_float32_tensor_float32_as_torch():
+    """`loss / np.int64(n)` (n from numpy: mask.sum(), len of an array) made float64 where torch
+    keeps float32: numpy integer scalars were lifted as 0-d int64 arrays, not as numbers."""
+    t = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    tt = torch.ones(3)
+    for ours, theirs in [(t / np.int64(4), tt / np.int64(4)), (np.int64(2) * t, np.int64(2) * tt),
+                         (t - np.int32(1), tt - np.int32(1)), (t ** np.int64(2), tt ** np.int64(2))]:
+        assert ours.dtype == np.float32 and theirs.dtype == torch.float32
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-7)
+    (t / np.int64(4)).sum().backward()
+    assert t.grad.dtype == np.float32

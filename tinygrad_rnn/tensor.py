@@ -544,13 +544,13 @@ def _forward_error(op: ops.Op, inputs, params, e: Exception) -> Exception:
 
 
 def _lift(x, like: Tensor) -> Tensor:
-    """Wrap a constant operand. A Python number takes the tensor's float dtype
-    (as in PyTorch: `x * 2` keeps float32), a Python int meeting an integer tensor
-    keeps its integer dtype (`i ** -1` is then refused, as numpy and torch do), and a
-    numpy array keeps its own dtype."""
+    """Wrap a constant operand. A Python number or a numpy integer scalar takes the tensor's
+    float dtype (as in PyTorch: `x * 2` and `x / np.int64(n)` keep float32), a Python int
+    meeting an integer tensor keeps its integer dtype (`i ** -1` is then refused, as numpy
+    and torch do), and a numpy array keeps its own dtype."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (int, float)) and like._data.dtype.kind == "f":
+    if isinstance(x, (int, float, np.integer)) and like._data.dtype.kind == "f":
         x = np.asarray(x, dtype=like._data.dtype)
     elif type(x) is int and like._data.dtype.kind in "iu":   # int tensor * 2 stays an int, as torch
         x = np.asarray(x, dtype=like._data.dtype if np.can_cast(np.min_scalar_type(x), like._data.dtype)

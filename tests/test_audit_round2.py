@@ -273,3 +273,15 @@ def test_a_numpy_integer_scalar_keeps_a_float32_tensor_float32_as_torch():
         np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-7)
     (t / np.int64(4)).sum().backward()
     assert t.grad.dtype == np.float32
+
+
+def test_mean_over_a_numpy_integer_axis_works_as_sum_does():
+    """x.mean(dim=np.int64(1)) (an axis from numpy: np.argmax, np.arange) raised "'numpy.int64'
+    object is not iterable"; x.sum over the same axis worked."""
+    A = np.arange(6.0).reshape(2, 3)
+    t, tt = Tensor(A.copy(), requires_grad=True), torch.tensor(A.copy(), requires_grad=True)
+    ours, theirs = t.mean(dim=np.int64(1), keepdim=True), tt.mean(dim=1, keepdim=True)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), **TOL)
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_allclose(t.grad, tt.grad.numpy(), **TOL)

@@ -411,7 +411,7 @@ class Tensor(TorchMethods):
         as in numpy and torch: an empty batch must not report a loss of 0."""
         s = self.sum(axis, keepdims)
         axes = range(self.ndim) if axis is None or self.ndim == 0 else \
-            (axis,) if isinstance(axis, int) else _axis(axis)
+            (axis,) if isinstance(axis, (int, np.integer)) else _axis(axis)
         n = 1
         for a in axes:
             n *= self.shape[a]

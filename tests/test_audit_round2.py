@@ -285,3 +285,17 @@ def test_mean_over_a_numpy_integer_axis_works_as_sum_does():
     ours.sum().backward()
     theirs.sum().backward()
     np.testing.assert_allclose(t.grad, tt.grad.numpy(), **TOL)
+
+
+def test_clip_grad_norm_returns_a_number_with_item_as_torchs_tensor_has():
+    """`clip_grad_norm_(...).item()`, the torch habit for logging the norm, raised AttributeError
+    ('float' has no item); an np.float64 is a float and has .item()."""
+    W = Tensor(np.full((2, 2), 3.0), requires_grad=True)
+    Wt = torch.full((2, 2), 3.0, dtype=torch.float64, requires_grad=True)
+    (W * W).sum().backward()
+    (Wt * Wt).sum().backward()
+    ours, theirs = nn.clip_grad_norm_([W], 1.0), torch.nn.utils.clip_grad_norm_([Wt], 1.0)
+    assert isinstance(ours, float) and isinstance(ours.item(), float)
+    np.testing.assert_allclose(ours.item(), theirs.item(), **TOL)
+    np.testing.assert_allclose(W.grad, Wt.grad.numpy(), **TOL)
+    assert nn.clip_grad_norm_([Tensor(np.ones(2), requires_grad=True)], 1.0).item() == 0.0

@@ -35,6 +35,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
 
     A NaN or Inf total: raise if `error_if_nonfinite`, else scale as PyTorch does
     (coef is NaN, or 0 for an infinite norm) and return the total, so the caller sees it.
+    The total is an np.float64: a float that also has torch's ``.item()``.
     """
     norm_type = float(norm_type)
     if not (max_norm >= 0):
@@ -43,8 +44,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
     params = _params(parameters)
     if not params:
-        return 0.0
-    total = norm([norm(p.grad, norm_type) for p in params], norm_type)   # ‖(‖g_1‖, ‖g_2‖, ...)‖ = ‖g‖
+        return np.float64(0.0)
+    total = np.float64(norm([norm(p.grad, norm_type) for p in params], norm_type))  # ‖(‖g_1‖, ...)‖ = ‖g‖
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total gradient norm of order {norm_type} over "
                            f"{len(params)} parameters is {total}, so it cannot be clipped. Find "

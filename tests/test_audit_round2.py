@@ -299,3 +299,19 @@ def test_clip_grad_norm_returns_a_number_with_item_as_torchs_tensor_has():
     np.testing.assert_allclose(ours.item(), theirs.item(), **TOL)
     np.testing.assert_allclose(W.grad, Wt.grad.numpy(), **TOL)
     assert nn.clip_grad_norm_([Tensor(np.ones(2), requires_grad=True)], 1.0).item() == 0.0
+
+
+def test_module_zero_grad_takes_set_to_none_as_torch():
+    """model.zero_grad(set_to_none=False) raised TypeError (unexpected keyword); torch zeroes
+    the gradients in place of forgetting them, as the optimizers' zero_grad here already did."""
+    lin, tl = nn.Linear(3, 2, dtype=np.float64), torch.nn.Linear(3, 2).double()
+    x = np.ones((1, 3))
+    lin(Tensor(x)).sum().backward()
+    tl(torch.tensor(x)).sum().backward()
+    lin.zero_grad(set_to_none=False)
+    tl.zero_grad(set_to_none=False)
+    for p, q in zip(lin.parameters(), (tl.weight, tl.bias)):
+        assert p.grad is not None and q.grad is not None
+        np.testing.assert_array_equal(p.grad, 0.0)
+    lin.zero_grad()
+    assert all(p.grad is None for p in lin.parameters())

@@ -31,7 +31,7 @@ import numbers
 import numpy as np
 
 from .errors import ShapeError
-from .nn.module import parameters_of
+from .nn.module import parameters_of, zero_grads
 from .tensor import Tensor
 
 _LR_HINT = "; lr is the step size in p <- p - lr·g: a small positive number, e.g. 0.1 for SGD, 1e-3 for Adam"
@@ -200,8 +200,7 @@ class Optimizer:
     # ---- the step ---------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients (set them to None, as PyTorch does by default)."""
-        for p in self.params:
-            p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.grad)
+        zero_grads(self.params, set_to_none)
 
     def step(self, closure=None):
         """One update of every parameter that has a grad. A grad must have its

@@ -129,9 +129,8 @@ class Module:
                 yield from value._named_modules(f"{prefix}{key}.")
 
     # ---- training state --------------------------------------------------
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        zero_grads(self.parameters(), set_to_none)
 
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():
@@ -213,6 +212,12 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
+
+
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """Forget each gradient (None, PyTorch's default), or with set_to_none=False make it zeros."""
+    for p in params:
+        p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.grad)
 
 
 def parameters_of(parameters) -> list:

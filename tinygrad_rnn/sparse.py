@@ -179,10 +179,9 @@ def formed_if_large(share: LazyGrad):
     """
     if len(share.parts) != 1:
         return share
-    part = share.parts[0]
-    if sum(x.nbytes for x in (part if isinstance(part, tuple) else (part,))) < CHUNK_BYTES:
-        return share
-    return share.dense()
+    part = share.parts[0]                   # (a, g) of a FactoredGrad, g of a SummedGrad
+    nbytes = part.nbytes if type(part) is np.ndarray else part[0].nbytes + part[1].nbytes
+    return share.dense() if nbytes >= CHUNK_BYTES else share
 
 
 def _stacked(parts):

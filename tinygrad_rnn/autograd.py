@@ -119,7 +119,9 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
             if anomaly:
                 check_finite(g, f"the gradient summed at '{node.name}'", node)
-            if keeps_grad(node, record):
+            if record and node._grad is None:       # the common case, inline: recorded, first backward
+                node._grad, node._shared = g, True  # g is an edge's record too (see _keep)
+            elif keeps_grad(node, record):
                 _keep(node, g, record)
             else:
                 node._grad = DROPPED                # g is sent on below, then freed: not kept

@@ -43,15 +43,19 @@ def test_numpy_functions_on_a_tensor_see_its_numbers_not_an_object_array():
 
 
 # ---- tg.compile: what a replay must not freeze --------------------------------------------
+def _mse_step(model):
+    """One training step of `model` on (x, y) with the MSE loss, and its compiled twin."""
+    def step(x, y):
+        loss = mse_loss(model(Tensor(x)), Tensor(y))
+        loss.backward()
+        return loss
+    return step, tg.compile(step)
+
+
 def _compiled_linear(seed=0):
     tg.manual_seed(seed)
     lin = nn.Linear(3, 2, dtype=np.float64)
-
-    def step(x, y):
-        loss = mse_loss(lin(Tensor(x)), Tensor(y))
-        loss.backward()
-        return loss
-    return lin, step, tg.compile(step)
+    return (lin, *_mse_step(lin))
 
 
 def _eager_and_compiled(module, step, compiled, *args):
@@ -111,11 +115,7 @@ def test_a_compiled_step_follows_train_and_eval_between_calls():
     lin, _, _ = _compiled_linear()
     model = nn.Sequential(lin, nn.Dropout(0.5))
 
-    def step(x, y):
-        loss = mse_loss(model(Tensor(x)), Tensor(y))
-        loss.backward()
-        return loss
-    compiled = tg.compile(step)
+    step, compiled = _mse_step(model)
     x, y = _batch()
     model.eval()
     for _ in range(3):
@@ -143,13 +143,9 @@ def test_a_compiled_step_refuses_batchnorm_running_statistics_it_cannot_update()
     """BatchNorm1d in training updates running_mean/var inside the step; the replay did not,
     so after 4 calls num_batches_tracked was 1 and the statistics were of the first batch."""
     bn, lin = nn.BatchNorm1d(3, dtype=np.float64), nn.Linear(3, 2, dtype=np.float64)
-
-    def step(x, y):
-        loss = mse_loss(lin(bn(Tensor(x))), Tensor(y))
-        loss.backward()
-        return loss
+    step, compiled = _mse_step(nn.Sequential(bn, lin))
     with pytest.raises(tg.CompileError, match=r"BatchNorm1d\(3\).*running"):
-        tg.compile(step)(*_batch())
+        compiled(*_batch())
     bn.eval()                                   # running statistics only read: replayable
     compiled = tg.compile(step)
     x, y = _batch()
@@ -231,11 +227,7 @@ def test_a_compiled_step_follows_a_number_set_on_a_module_between_calls():
     model = Scaled()
     x, y = _batch()
 
-    def step(x, y):
-        loss = mse_loss(model(Tensor(x)), Tensor(y))
-        loss.backward()
-        return loss
-    compiled = tg.compile(step)
+    step, compiled = _mse_step(model)
     for temperature in (1.0, 1.0, 1.0, 2.0, 2.0, 0.5):
         model.temperature = temperature
         _assert_same(*_eager_and_compiled(model, step, compiled, x, y))
@@ -247,11 +239,7 @@ def test_a_compiled_eval_step_follows_batchnorm_statistics_loaded_between_calls(
     bn, lin = nn.BatchNorm1d(3, dtype=np.float64), nn.Linear(3, 2, dtype=np.float64)
     model = nn.Sequential(bn, lin).eval()
 
-    def step(x, y):
-        loss = mse_loss(model(Tensor(x)), Tensor(y))
-        loss.backward()
-        return loss
-    compiled = tg.compile(step)
+    step, compiled = _mse_step(model)
     x, y = _batch()
     for _ in range(3):
         _assert_same(*_eager_and_compiled(model, step, compiled, x, y))

@@ -303,3 +303,14 @@ def test_module_zero_grad_takes_set_to_none_as_torch():
         np.testing.assert_array_equal(p.grad, 0.0)
     lin.zero_grad()
     assert all(p.grad is None for p in lin.parameters())
+
+
+# ---- factories ---------------------------------------------------------------------------
+@pytest.mark.parametrize("args", [(2, (5,)), (10, (4,)), (3, (2, 2)), (1, 4, (3,)), (5, ())])
+def test_randint_takes_torchs_high_size_form(args):
+    """tg.randint(2, (5,)), torch's randint(high, size) for random targets, read (5,) as `high`:
+    a 0-d tensor from [2, 5) without a word, or numpy's "low >= high"."""
+    ours, theirs = tg.randint(*args), torch.randint(*args)
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == np.int64
+    low, high = (0, args[0]) if len(args) == 2 else args[:2]
+    assert np.all((low <= ours.data) & (ours.data < high))

@@ -76,8 +76,12 @@ def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def randint(low, high=None, size=(), dtype=None) -> Tensor:
-    """Integers in [low, high) (int64), as torch.randint(low, high, size)."""
-    if high is None:
+    """Integers in [low, high) (int64), as torch.randint(low, high, size), and torch's
+    randint(high, size) too: a shape in second place is the size (numpy would read it as
+    `high` and draw one number)."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     return Tensor(generator().integers(low, high, tuple(size)).astype(_dtype(dtype, np.int64)))
 

@@ -314,3 +314,20 @@ def test_randint_takes_torchs_high_size_form(args):
     assert ours.shape == tuple(theirs.shape) and ours.dtype == np.int64
     low, high = (0, args[0]) if len(args) == 2 else args[:2]
     assert np.all((low <= ours.data) & (ours.data < high))
+
+
+# ---- in-place writes ---------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["copy_", "add_", "sub_", "mul_", "div_", "fill_"])
+def test_an_in_place_write_of_a_tensor_that_requires_grad_is_refused_not_cut_from_the_graph(method):
+    """out[:, t].copy_(h_t) into an output buffer (torch records it: the gradient reaches h_t)
+    wrote the values and dropped the graph: h.grad stayed None while a readout behind the
+    buffer still trained. add_/sub_/mul_/div_/fill_ with such an operand likewise."""
+    h = Tensor(np.ones((2, 3)), requires_grad=True)
+    out = tg.zeros(2, 4, 3, dtype=np.float64)
+    operand = h.sum() if method == "fill_" else h * 2.0
+    with tg.scope("rnn/t=2"), pytest.raises(RuntimeError, match=rf"{method}: .*requires grad.*rnn/t=2"):
+        getattr(out[:, 1], method)(operand)
+    with tg.no_grad():                          # a deliberate write of the values: allowed
+        getattr(out[:, 1], method)(operand)
+    getattr(out[:, 2], method)(operand.detach())
+    assert h.grad is None

@@ -102,14 +102,22 @@ class TorchMethods:
         return self.astype(np.int64)
 
     # ---- in place: writes to the array, outside the graph --------------------
-    def _write(self, name: str, value):
+    def _write(self, name: str, value, operand=None):
         """Write `value` into this tensor's array in place (views see it; graphs that read
         the old values refuse backward). As torch: refused on a tensor that requires grad,
-        unless under no_grad() (a hand-written parameter update)."""
+        unless under no_grad() (a hand-written parameter update). Refused too when the
+        `operand` it is made from requires grad: torch records ``out[:, t].copy_(h_t)`` and
+        sends the gradient back to h_t; here the write would cut h_t off without a word."""
         if self.requires_grad and is_grad_enabled():
             raise RuntimeError(f"{name}: '{self.name}' (shape {self.shape}) requires grad, and an "
                                "in-place write is not recorded in the graph; wrap it in "
                                "tg.no_grad() to update a parameter by hand, or write x = x + y")
+        if getattr(operand, "_requires_grad", False) and is_grad_enabled():
+            raise RuntimeError(f"{name}: the values come from '{operand.name}' (shape {operand.shape}), "
+                               f"which requires grad{where(current_scope())}, and an in-place write is "
+                               "not recorded in the graph, so no gradient would reach it. Build the "
+                               "result from ops (tg.stack over the steps, tg.cat, x = x + y), or pass "
+                               "operand.detach() to write the values only")
         value = np.asarray(value.data if hasattr(value, "_data") else value)
         if not np.can_cast(value.dtype, self.dtype, "same_kind"):
             raise TypeError(f"{name}: a {value.dtype} result cannot be written into '{self.name}' "
@@ -126,22 +134,22 @@ class TorchMethods:
         return self._write("zero_", 0)
 
     def fill_(self, value):
-        return self._write("fill_", value)
+        return self._write("fill_", value, value)
 
     def copy_(self, src):
-        return self._write("copy_", src)
+        return self._write("copy_", src, src)
 
     def add_(self, other, alpha=1):
-        return self._write("add_", self._data + alpha * _array(other))
+        return self._write("add_", self._data + alpha * _array(other), other)
 
     def sub_(self, other, alpha=1):
-        return self._write("sub_", self._data - alpha * _array(other))
+        return self._write("sub_", self._data - alpha * _array(other), other)
 
     def mul_(self, other):
-        return self._write("mul_", self._data * _array(other))
+        return self._write("mul_", self._data * _array(other), other)
 
     def div_(self, other):
-        return self._write("div_", self._data / _array(other))
+        return self._write("div_", self._data / _array(other), other)
 
     def clamp_(self, min=None, max=None):
         return self._write("clamp_", np.clip(self._data, min, max))

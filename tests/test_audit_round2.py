@@ -331,3 +331,15 @@ def test_an_in_place_write_of_a_tensor_that_requires_grad_is_refused_not_cut_fro
         getattr(out[:, 1], method)(operand)
     getattr(out[:, 2], method)(operand.detach())
     assert h.grad is None
+
+
+def test_a_one_element_tensor_formats_as_its_number_as_in_torch():
+    """print(f"loss {loss:.4f}"), the training-loop habit, raised "unsupported format string
+    passed to Tensor.__format__"; torch formats a one-element tensor as its number."""
+    loss, tloss = Tensor(np.array(1.23456)), torch.tensor(1.23456, dtype=torch.float64)
+    for spec in (".3f", "8.2e", ">10.1f"):
+        assert format(loss, spec) == format(tloss, spec)
+    assert f"{Tensor(np.array([2.5])):.1f}" == "2.5"
+    assert f"{loss}" == str(loss)
+    with pytest.raises(TypeError):              # as torch: several numbers have no one format
+        f"{Tensor(np.ones(2)):.2f}"

@@ -154,6 +154,12 @@ class TorchMethods:
     def clamp_(self, min=None, max=None):
         return self._write("clamp_", np.clip(self._data, min, max))
 
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.4f}" formats a one-element tensor as its number, as torch does."""
+        if spec and self._data.size == 1:
+            return format(self.item(), spec)
+        return super().__format__(spec)
+
     def __float__(self) -> float:
         return float(self.item())
 

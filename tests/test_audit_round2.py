@@ -343,3 +343,34 @@ def test_a_one_element_tensor_formats_as_its_number_as_in_torch():
     assert f"{loss}" == str(loss)
     with pytest.raises(TypeError):              # as torch: several numbers have no one format
         f"{Tensor(np.ones(2)):.2f}"
+
+
+_X = _Y = None           # module-level batch arrays, rebound by the loop below
+
+
+def test_a_compiled_step_follows_arrays_and_tensors_rebound_in_its_globals_and_closure():
+    """`X, Y = next_batch()` at module level, `Tensor(X)` inside fn: the replay kept the first
+    batch (copied into the program as a constant); a closure's Tensor rebound likewise. Each
+    new array or Tensor object now captures anew (up to 8 programs, then eager), so the values
+    are eager's; the same object again replays."""
+    global _X, _Y
+    lin = nn.Linear(3, 2, dtype=np.float64)
+    w = Tensor(np.ones(2))
+
+    def step():
+        loss = mse_loss(lin(Tensor(_X)) * w, Tensor(_Y))
+        loss.backward()
+        return loss
+    compiled = tg.compile(step)
+    rng = np.random.default_rng(2)
+    batches = [(rng.standard_normal((4, 3)), rng.standard_normal((4, 2))) for _ in range(3)]
+    weights = [Tensor(np.full(2, 1.0 + i)) for i in range(3)]
+    for i in (0, 0, 0, 1, 2, 1):
+        (_X, _Y), w = batches[i], weights[i]  # noqa: F841 (step reads w from its closure)
+        _assert_same(*_eager_and_compiled(lin, step, compiled))
+    assert compiled.replays >= 2
+    _X, _Y = batches[1]
+    with pytest.warns(UserWarning, match="8 different"):
+        for i in range(9):
+            w = Tensor(np.full(2, 10.0 + i))  # noqa: F841
+            _assert_same(*_eager_and_compiled(lin, step, compiled))

@@ -137,30 +137,57 @@ def _key(args) -> tuple:
 _NUMBERS = (int, float, str, np.number, np.bool_)
 
 
+class _Same:
+    """A key part equal only to itself's object (an array or Tensor fn reads from its globals or
+    closure). It holds the object, so no later array can take its id while the program lives."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __eq__(self, other):
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
 def _free_names(fn) -> tuple:
     """(globals, names, closure cells) fn's own code reads (not its callees'). A replay runs no
     Python, so a number among them (a loss weight beta, min-char-rnn's data pointer p) would keep
-    its captured value: `_free_values` makes the numbers part of the key instead."""
+    its captured value, and an array or Tensor rebound there (`X, Y = next_batch()`) would stay
+    the captured one: `_free_values` makes them part of the key instead."""
     fn = getattr(fn, "__func__", fn)                 # a bound method: its function
     code = getattr(fn, "__code__", None)
     if code is None:                                 # a callable object (a Module): no names to read
         return {}, (), ()
     g = fn.__globals__        # names bound now to a module, function or class (tg, model) are skipped
     read = dict.fromkeys(i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL")
-    names = tuple(n for n in read if isinstance(g.get(n), _NUMBERS)
+    names = tuple(n for n in read if _keyed(g.get(n)) is not None
                   or (g.get(n) is None and n not in vars(builtins)))
     return g, names, tuple(zip(code.co_freevars, fn.__closure__ or ()))
 
 
+def _keyed(v):
+    """What of a free variable's value a program depends on: a number's value, an array's or
+    Tensor's identity (in-place writes to an array fn copies are not seen), or None (nothing)."""
+    if isinstance(v, _NUMBERS):
+        return v
+    if isinstance(v, (np.ndarray, Tensor)):
+        return _Same(v)
+    return None
+
+
 def _free_values(globals_, names, cells) -> tuple:
-    out = [(n, v) for n in names if isinstance(v := globals_.get(n), _NUMBERS)]
+    out = [(n, k) for n in names if (k := _keyed(globals_.get(n))) is not None]
     for n, cell in cells:
         try:
-            v = cell.cell_contents
+            k = _keyed(cell.cell_contents)
         except ValueError:                           # a closure variable not assigned yet
             continue
-        if isinstance(v, _NUMBERS):
-            out.append((n, v))
+        if k is not None:
+            out.append((n, k))
     return tuple(out)
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from . import codegen, ops
 from .autograd import DROPPED, kept_grad
-from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _RECORD_EDGES, get_default_dtype
+from .context import _ANOMALY, _GRAD_ENABLED, _RECORD_EDGES, capturing, get_default_dtype
 from .nn.module import CHANGES
 from .rng import generator
 from .sparse import LazyGrad
@@ -240,11 +240,8 @@ class _Program:
         tape = _Tape(args)
         tape.start = Tensor(np.zeros(()))._tick     # the clock now: leaves older than this are live
         rng_before = generator().bit_generator.state
-        token = _CAPTURE.set(tape)
-        try:
+        with capturing(tape):
             result = fn(*args)
-        finally:
-            _CAPTURE.reset(token)
         if generator().bit_generator.state != rng_before:
             raise CompileError("tg.compile: fn drew random numbers from the library's generator "
                                "(dropout in training mode?); a replay would repeat the same draws. "

@@ -16,7 +16,7 @@ import numpy as np
 from . import autograd, ops
 from .anomaly import check_finite
 from .autograd import DROPPED, LAST_WRITE, TICK
-from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, get_default_dtype
+from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, WATCHED, get_default_dtype
 from .dialect import accepts_dim
 from .errors import (
     GraphError,
@@ -500,12 +500,17 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
         out = Tensor._from_array(y, False, op.name)     # a constant: its history is not needed
     if y.base is not None:              # a view (reshape, transpose, x[:, t]): share the counter
         _share_version(out, inputs)
+    if WATCHED[0]:                      # detect_anomaly() or tg.compile's capture is on somewhere
+        _hooks(out, op, inputs, params)
+    return out
+
+
+def _hooks(out: Tensor, op: ops.Op, inputs, params) -> None:
     if _ANOMALY.get():
         check_finite(out._data, op.name, out, *inputs)
     tape = _CAPTURE.get()
     if tape is not None:                 # tg.compile is recording the step
         tape.op(out, op, inputs, params)
-    return out
 
 
 NO_PARAMS = MappingProxyType({})    # one read-only {} for every op without params (x @ W, tanh):

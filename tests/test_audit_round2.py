@@ -374,3 +374,23 @@ def test_a_compiled_step_follows_arrays_and_tensors_rebound_in_its_globals_and_c
         for i in range(9):
             w = Tensor(np.full(2, 10.0 + i))  # noqa: F841
             _assert_same(*_eager_and_compiled(lin, step, compiled))
+
+
+def test_a_compiled_step_reads_a_global_batch_buffer_refilled_in_place():
+    """`X[:] = next_batch` into a module-level buffer, `Tensor(X)` inside fn: the replay had
+    copied X into the program as a constant and trained on the first batch for ever. An array
+    fn reads from its globals or closure is now read at each replay, as an argument is."""
+    global _X, _Y
+    lin = nn.Linear(3, 2, dtype=np.float64)
+    _X, _Y = np.zeros((4, 3)), np.zeros((4, 2))
+
+    def step():
+        loss = mse_loss(lin(Tensor(_X)), Tensor(_Y))
+        loss.backward()
+        return loss
+    compiled = tg.compile(step)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        _X[:], _Y[:] = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+        _assert_same(*_eager_and_compiled(lin, step, compiled))
+    assert compiled.captures == 1 and compiled.replays == 4

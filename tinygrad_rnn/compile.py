@@ -80,7 +80,8 @@ class CompiledStep:
     def __call__(self, *args):
         if _ANOMALY.get():                # anomaly mode checks every op: run eagerly
             return self.fn(*args)
-        key = _key(args) + _free_values(*self._free)
+        free = _free_values(*self._free)
+        key = _key(args) + free
         program = self.programs.get(key)
         if program is None and len(self.programs) >= MAX_PROGRAMS:
             if not self._warned:
@@ -89,14 +90,16 @@ class CompiledStep:
                               "captured; running the rest eagerly", stacklevel=2)
                 self._warned = True
             return self.fn(*args)
-        if program is not None and not program.guards_hold(args):
+        extra = tuple(k.obj for _, k in free if type(k) is _Same and type(k.obj) is np.ndarray)
+        full = args + extra               # arrays from fn's globals and closure: read as arguments
+        if program is not None and not program.guards_hold(full):
             return self.fn(*args)         # e.g. a target out of range: eager says what is wrong
         if program is None or not program.can_replay():
             self.captures += 1
-            program = self.programs[key] = _Program.capture(self.fn, args, program)
-            return program.results(args, [t._data for t in program.tensors], program.root._grad)
+            program = self.programs[key] = _Program.capture(self.fn, args, program, extra)
+            return program.results(full, [t._data for t in program.tensors], program.root._grad)
         self.replays += 1
-        return program.replay(args)
+        return program.replay(full)
 
     @property
     def code(self) -> str:
@@ -206,9 +209,9 @@ class _Tape:
         for i, a in enumerate(args):
             arr = a._data if isinstance(a, Tensor) else a
             if isinstance(arr, np.ndarray):
-                self.arg_of[id(arr)] = i
+                self.arg_of.setdefault(id(arr), i)         # an argument before a global
                 if arr.flags.c_contiguous:
-                    self.arg_buffers[_buffer(arr)] = i
+                    self.arg_buffers.setdefault(_buffer(arr), i)
 
     def op(self, out, op, inputs, params):
         """`apply` ran `op` (None: detach()) and made `out`."""
@@ -233,11 +236,13 @@ class _Program:
     """One captured step: its tape as slots and instructions, forward and backward."""
 
     @classmethod
-    def capture(cls, fn, args, previous: _Program | None = None) -> _Program:
+    def capture(cls, fn, args, previous: _Program | None = None, extra=()) -> _Program:
         """Run fn eagerly, writing the tape. `previous` (the program this one replaces)
-        names parameters whose gradients are looked at before fn runs (see _verify)."""
+        names parameters whose gradients are looked at before fn runs (see _verify).
+        `extra`: the arrays fn reads from its globals and closure, which the program reads
+        at each replay as it reads its arguments (after them), so an in-place refill is seen."""
         before = {id(t): t.grad for t, *_ in previous.live_params} if previous else {}
-        tape = _Tape(args)
+        tape = _Tape(args + extra)
         tape.start = Tensor(np.zeros(()))._tick     # the clock now: leaves older than this are live
         rng_before = generator().bit_generator.state
         with capturing(tape):
@@ -246,9 +251,9 @@ class _Program:
             raise CompileError("tg.compile: fn drew random numbers from the library's generator "
                                "(dropout in training mode?); a replay would repeat the same draws. "
                                "Call model.eval() or run this step eagerly")
-        return cls(tape, args, result, before)
+        return cls(tape, args + extra, result, before, len(args))
 
-    def __init__(self, tape: _Tape, args, result, before):
+    def __init__(self, tape: _Tape, args, result, before, n_args: int):
         self.many = isinstance(result, (tuple, list))   # (loss, h_T.detach(), ...) for truncated BPTT
         outputs = tuple(result) if self.many else (result,)
         loss = outputs[0] if outputs else None
@@ -266,11 +271,11 @@ class _Program:
         self.root, self.outputs = loss, outputs
         self.modules_at = CHANGES[0]         # the modules as fn left them (see can_replay)
         self.effects = tape.effects
-        self._build(tape, args)
+        self._build(tape, args, n_args)
         self._verify(args, before)
 
     # -- the tape as a program --
-    def _build(self, tape: _Tape, args):
+    def _build(self, tape: _Tape, args, n_args: int):
         produced = {id(out): k for k, (out, *_rest) in enumerate(tape.entries)}
         made_here = {id(out._data) for out, *_ in tape.entries}
         # Walk back from the root: the entries the loss depends on.
@@ -330,7 +335,7 @@ class _Program:
             params, dyn = self._params(params, tape, used_args, inputs)
             f = functools.partial(op.forward, **params) if params and not dyn else op.forward
             self.forward_code.append((f, tuple(slot(t) for t in inputs), dyn, slot(out)))
-        for i, a in enumerate(args):
+        for i, a in enumerate(args[:n_args]):            # fn's own arguments must enter the graph
             if isinstance(a, (np.ndarray, Tensor)) and i not in used_args:
                 raise CompileError(f"tg.compile: argument {i} (shape {np.shape(a)}) never entered "
                                    "the graph as it is; fn must pass array arguments to Tensor(...) "

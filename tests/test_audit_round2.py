@@ -394,3 +394,16 @@ def test_a_compiled_step_reads_a_global_batch_buffer_refilled_in_place():
         _X[:], _Y[:] = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
         _assert_same(*_eager_and_compiled(lin, step, compiled))
     assert compiled.captures == 1 and compiled.replays == 4
+
+
+def test_a_tensor_made_from_a_list_of_tensors_that_require_grad_is_refused():
+    """Tensor([h_1, h_2]) copies the values (torch warns for one-element tensors, refuses
+    others), so the stack is cut from the graph; with Tensor.__array__ it would do so without
+    a word. Refused, pointing to tg.stack; tensors that need no grad still give their values."""
+    h = Tensor(np.array(1.0), requires_grad=True)
+    with pytest.raises(TypeError, match=r"require grad.*tg\.stack"):
+        Tensor([h, h * 2])
+    with pytest.raises(TypeError, match=r"require grad.*tg\.stack"):
+        tg.tensor((h,))
+    np.testing.assert_array_equal(Tensor([h.detach(), Tensor(np.array(2.0))]).data, [1.0, 2.0])
+    np.testing.assert_allclose(tg.stack([h, h * 2]).data, [1.0, 2.0], **TOL)

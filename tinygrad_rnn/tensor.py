@@ -64,6 +64,10 @@ def _convert(data, dtype) -> np.ndarray:
     if isinstance(data, (np.ndarray, np.generic)):   # cast numbers only: never complex or str to float
         arr = np.array(data, dtype=dtype if data.dtype.kind in "biuf" else None)   # a copy: see above
     else:
+        if isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) and v._requires_grad for v in data):
+            raise TypeError("Tensor([...]): the list holds Tensors that require grad; Tensor() copies "
+                            "their values and cuts them from the graph. Use tg.stack(list) or tg.cat "
+                            "to keep the gradient, or .detach() them to copy the values only")
         try:
             arr = np.asarray(data)
         except ValueError as e:                        # a ragged list: [[1, 2], [3]]

@@ -407,3 +407,14 @@ def test_a_tensor_made_from_a_list_of_tensors_that_require_grad_is_refused():
         tg.tensor((h,))
     np.testing.assert_array_equal(Tensor([h.detach(), Tensor(np.array(2.0))]).data, [1.0, 2.0])
     np.testing.assert_allclose(tg.stack([h, h * 2]).data, [1.0, 2.0], **TOL)
+
+
+def test_a_python_int_beyond_int64_is_refused_not_wrapped():
+    """tg.tensor([2**63]) went through numpy's uint64 and wrapped to -2**63 without a word
+    (2**64 - 1 became -1); torch refuses it ("Overflow when unpacking long long")."""
+    for big in (2**63, 2**64 - 1):
+        with pytest.raises(OverflowError, match=r"int64"):
+            tg.tensor([big])
+        with pytest.raises(ValueError):
+            torch.tensor([big])
+    assert tg.tensor([2**63 - 1]).data[0] == 2**63 - 1

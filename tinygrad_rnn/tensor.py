@@ -78,6 +78,9 @@ def _convert(data, dtype) -> np.ndarray:
         elif arr.dtype.kind == "f":
             arr = arr.astype(get_default_dtype())
         elif arr.dtype.kind in "iu":
+            if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+                raise OverflowError(f"Tensor: {int(arr.max())} does not fit in int64, the dtype of "
+                                    "Python ints (numpy would wrap it to a negative number)")
             arr = arr.astype(np.int64)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Tensor: unsupported dtype {arr.dtype} (from {type(data).__name__}); "

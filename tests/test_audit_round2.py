@@ -418,3 +418,23 @@ def test_a_python_int_beyond_int64_is_refused_not_wrapped():
         with pytest.raises(ValueError):
             torch.tensor([big])
     assert tg.tensor([2**63 - 1]).data[0] == 2**63 - 1
+
+
+def test_a_compiled_step_that_sets_a_module_attribute_is_refused():
+    """A forward that keeps a count (`self.calls += 1`) or a value on the module: a replay runs
+    no Python, so after it the attribute kept the captured step's value without a word."""
+    class Counting(nn.Module):
+        def __init__(self):
+            self.lin, self.calls = nn.Linear(3, 2, dtype=np.float64), 0
+
+        def forward(self, x):
+            self.calls += 1
+            return self.lin(x)
+    model = Counting()
+    _, compiled = _mse_step(model)
+    with pytest.raises(tg.CompileError, match=r"Counting\.calls"):
+        compiled(*_batch())
+    _, compiled = _mse_step(nn.Sequential(nn.Linear(3, 2, dtype=np.float64)))
+    for _ in range(3):                          # library layers set no public attribute
+        compiled(*_batch())
+    assert compiled.replays >= 1

@@ -245,8 +245,13 @@ class _Program:
         tape = _Tape(args + extra)
         tape.start = Tensor(np.zeros(()))._tick     # the clock now: leaves older than this are live
         rng_before = generator().bit_generator.state
+        CHANGES[1] = None
         with capturing(tape):
             result = fn(*args)
+        if CHANGES[1] is not None:
+            raise CompileError(f"tg.compile: fn sets {CHANGES[1]} during the step (in a forward?), "
+                               "which a replay would not do: the attribute would keep this call's "
+                               "value. Return such values from fn, or set them outside it")
         if generator().bit_generator.state != rng_before:
             raise CompileError("tg.compile: fn drew random numbers from the library's generator "
                                "(dropout in training mode?); a replay would repeat the same draws. "

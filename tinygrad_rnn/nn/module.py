@@ -26,8 +26,10 @@ from ..tensor import Tensor
 # replaced, a number forward reads (`model.temperature = 2.0`), a buffer loaded, train()/eval().
 # tg.compile replays a captured step only while it has not ticked: a replay runs no Python, so
 # it would keep reading the old tensors and numbers. (`_private` attributes, such as the states
-# a sequence layer keeps of its last pass, do not tick.)
-CHANGES = [0]
+# a sequence layer keeps of its last pass, do not tick.) CHANGES[1] names the last attribute
+# set again after the module's __init__: tg.compile refuses a step that does that (a forward
+# keeping `self.calls += 1`), since a replay would not do it.
+CHANGES = [0, None]
 _UNSET = object()
 
 
@@ -56,9 +58,11 @@ class Module:
         # error messages speak the course's notation.
         if isinstance(value, Tensor) and value.requires_grad and not value._named:
             value.name = key
-        if key[0] != "_" and vars(self).get(key, _UNSET) is not value \
+        if key[0] != "_" and (old := vars(self).get(key, _UNSET)) is not value \
                 and (key != "training" or value != self.training):
             CHANGES[0] += 1     # a parameter or layer replaced, a number reset, train()/eval()
+            if old is not _UNSET and key != "training":
+                CHANGES[1] = f"{type(self).__name__}.{key}"     # set again (not by __init__)
         object.__setattr__(self, key, value)
 
     # ---- discovery -------------------------------------------------------

@@ -97,6 +97,17 @@ def test_before_backward_there_are_no_numbers():
     assert len(clusters) == 3
 
 
+def test_with_edges_unrecorded_the_legend_says_so_not_that_backward_is_missing():
+    E, _, _ = rnn_loss(T=3)
+    with tg.record_edge_grads(False):
+        E.backward()
+    nodes, edges, _ = parse_dot(viz.draw_graph(E).source)
+    assert all("label" not in a for _, _, a in edges)           # no shares to draw
+    legend = nodes["legend"]["label"]
+    assert "not recorded" in legend and "no gradients yet" not in legend
+    assert any("‖∂E/∂W‖" in a.get("label", "") for a in nodes.values())   # the totals kept are drawn
+
+
 def test_legend_shows_the_range_of_the_colour_bar():
     E, _, _, (nodes, edges, _), _ = drawn(4)
     norms = [float(a["label"]) for _, _, a in edges if "label" in a and float(a["label"]) > 0]

@@ -263,7 +263,10 @@ def legend_table(scale: LogScale, pic: Picture) -> str:
     """An HTML-like table: what the numbers are, the colour bar with its range (and whether it is
     shared with other pictures), or a note before backward()."""
     if not any(e.norms for e in pic.edges):
-        body = '<TR><TD>no gradients yet: call backward() to see ‖∂E/∂·‖ on every edge</TD></TR>'
+        totals = any("‖∂E/∂" in n.label for n in pic.nodes)     # backward() ran, edges unrecorded
+        body = ('<TR><TD>edge shares not recorded (tg.record_edge_grads(False)): a node shows '
+                '‖∂E/∂node‖ where backward() kept its gradient</TD></TR>' if totals else
+                '<TR><TD>no gradients yet: call backward() to see ‖∂E/∂·‖ on every edge</TD></TR>')
     else:
         bar = "".join(f'<TD BGCOLOR="{colour(i / 7)}" WIDTH="18" HEIGHT="10"></TD>' for i in range(8))
         which = "a scale shared with other pictures" if scale.shared else "this picture's own range"

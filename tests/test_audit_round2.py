@@ -438,3 +438,28 @@ def test_a_compiled_step_that_sets_a_module_attribute_is_refused():
     for _ in range(3):                          # library layers set no public attribute
         compiled(*_batch())
     assert compiled.replays >= 1
+
+
+@pytest.mark.parametrize("call", [lambda x: x.max(1), lambda x: x.max(dim=1),
+                                  lambda x: x.max(1, True), lambda x: x.min(dim=0, keepdim=True)])
+def test_max_and_min_in_torchs_spelling_give_torchs_values_and_indices(call):
+    """`_, pred = logits.max(1)` with a batch of two unpacked the two rows' maxima as the indices."""
+    data = np.random.default_rng(0).normal(size=(2, 5))
+    x, xt = tg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    (values, indices), (tv, ti) = call(x), call(xt)
+    np.testing.assert_array_equal(indices.data, ti.numpy())
+    np.testing.assert_allclose(values.data, tv.detach().numpy(), rtol=0, atol=0)
+    (values * values).sum().backward()
+    (tv * tv).sum().backward()
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-15, atol=0)   # no ties: one index each
+    _, pred = call(x)
+    assert pred.dtype == np.int64 and pred.shape == ti.shape
+
+
+def test_max_in_numpys_spelling_stays_values_only_and_several_dims_need_amax():
+    x = tg.tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert isinstance(x.max(axis=1), tg.Tensor) and x.max(axis=1).shape == (2, 4)
+    assert isinstance(x.max(), tg.Tensor)
+    np.testing.assert_array_equal(x.amax(dim=(0, 2)).data, np.arange(24.0).reshape(2, 3, 4).max(axis=(0, 2)))
+    with pytest.raises(TypeError, match=r"max\(dim=\(0, 2\)\) on \(2, 3, 4\).*amax"):
+        x.max(dim=(0, 2))

@@ -64,7 +64,7 @@ def engine_ops():
         "matmul": lambda a, b: a @ b,
         "sum": lambda x, axis, keepdims: x.sum(axis, keepdims),
         "mean": lambda x, axis, keepdims: x.mean(axis, keepdims),
-        "max": lambda x, axis, keepdims: x.max(axis, keepdims),
+        "max": lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims),
         "softmax": lambda x, axis: x.softmax(axis),
         "log_softmax": lambda x, axis: x.log_softmax(axis),
         "reshape": lambda x, shape: x.reshape(shape),

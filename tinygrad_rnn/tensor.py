@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 import weakref
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from . import autograd, ops
 from .anomaly import check_finite
 from .autograd import DROPPED, LAST_WRITE, TICK
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, WATCHED, get_default_dtype
-from .dialect import accepts_dim
+from .dialect import accepts_dim, numpy_names
 from .errors import (
     GraphError,
     ShapeError,
@@ -402,14 +403,25 @@ class Tensor(TorchMethods):
     def sum(self, axis=None, keepdims=False):
         return apply(ops.sum, self, axis=_axis(axis), keepdims=keepdims)
 
+    def max(self, *args, **kwargs):
+        """The largest entry (over `axis`); ties share the gradient.
+
+        numpy's spelling, ``x.max()`` or ``x.max(axis=1)``, gives the values. torch's,
+        ``x.max(1)`` or ``x.max(dim=1)``, gives torch's pair ``(values, indices)``: the
+        habit ``_, pred = logits.max(1)`` must not unpack a batch of two maxima."""
+        return _extreme(self, ops.max, "argmax", args, kwargs)
+
+    def min(self, *args, **kwargs):
+        """The smallest entry; the same two spellings as max."""
+        return _extreme(self, ops.min, "argmin", args, kwargs)
+
     @accepts_dim
-    def max(self, axis=None, keepdims=False):
-        """The largest entry (over `axis`); ties share the gradient. Values only, as numpy
-        (torch's x.max(dim) also returns indices: use x.argmax(dim))."""
+    def amax(self, axis=None, keepdims=False):
+        """Values only, over one axis or several (torch's amax)."""
         return apply(ops.max, self, axis=_axis(axis), keepdims=keepdims)
 
     @accepts_dim
-    def min(self, axis=None, keepdims=False):
+    def amin(self, axis=None, keepdims=False):
         return apply(ops.min, self, axis=_axis(axis), keepdims=keepdims)
 
     @accepts_dim
@@ -570,6 +582,34 @@ def _lift(x, like: Tensor) -> Tensor:
     out = Tensor._from_array(_as_array(x), False, "const")
     out._constant = True
     return out
+
+
+class ValuesIndices(NamedTuple):
+    """What torch's x.max(dim) / x.min(dim) return (torch.return_types.max)."""
+    values: Tensor
+    indices: Tensor
+
+
+def _extreme(x: Tensor, op, arg: str, args: tuple, kwargs: dict):
+    """x.max / x.min: the values in numpy's spelling, (values, indices) in torch's."""
+    pair = bool(args) or "dim" in kwargs                     # x.max(1), x.max(dim=1)
+    kwargs = numpy_names(dict(kwargs), op.name)
+    names = ("axis", "keepdims")
+    if len(args) > len(names) or any(n in kwargs for n in names[:len(args)]) or \
+            set(kwargs) - set(names):
+        raise TypeError(f"{op.name} on {x.shape}: takes (axis=None, keepdims=False) or torch's "
+                        f"(dim, keepdim), got args {args} and keywords {sorted(kwargs)}"
+                        f"{where(_SCOPE.get())}")
+    kwargs.update(zip(names, args))
+    axis, keepdims = kwargs.get("axis"), kwargs.get("keepdims", False)
+    values = apply(op, x, axis=_axis(axis), keepdims=keepdims)
+    if not pair or axis is None:
+        return values
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op.name}(dim={axis}) on {x.shape}: torch's spelling takes one dim and "
+                        f"returns (values, indices); for several use a{op.name}(dim=...) or axis="
+                        f"{where(_SCOPE.get())}")
+    return ValuesIndices(values, getattr(x, arg)(axis=int(axis), keepdims=keepdims))
 
 
 def _axis(axis):

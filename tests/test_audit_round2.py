@@ -463,3 +463,18 @@ def test_max_in_numpys_spelling_stays_values_only_and_several_dims_need_amax():
     np.testing.assert_array_equal(x.amax(dim=(0, 2)).data, np.arange(24.0).reshape(2, 3, 4).max(axis=(0, 2)))
     with pytest.raises(TypeError, match=r"max\(dim=\(0, 2\)\) on \(2, 3, 4\).*amax"):
         x.max(dim=(0, 2))
+
+
+@pytest.mark.parametrize("make", [lambda ps: tg.optim.Adam(ps, lr=0.1),
+                                  lambda ps: tg.optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: tg.optim.Adagrad(ps, lr=0.1)])
+def test_an_optimizer_refuses_state_of_another_shape_after_p_data_is_replaced(make):
+    """Adam's moments of a (1, 3) weight broadcast without a word into its new (4, 3) values."""
+    w = tg.tensor(np.ones((1, 3)), requires_grad=True)
+    opt = make([w])
+    (w * w).sum().backward()
+    opt.step()
+    w.data = np.ones((4, 3))
+    w.grad = np.ones((4, 3))
+    with pytest.raises(tg.ShapeError, match=r"parameter 0 .*\(4, 3\).*state '\w+' has shape \(1, 3\)"):
+        opt.step()

@@ -211,6 +211,11 @@ class Optimizer:
                 raise ShapeError(f"{type(self).__name__}.step: parameter {i} ('{p.name}') has shape "
                                  f"{p.shape} but its grad has shape {np.shape(p.grad)}; a gradient "
                                  "must have its parameter's shape (set by backward(), or by hand)")
+            for k, v in self.state.get(p, {}).items():     # p.data replaced by another shape
+                if k != "step" and np.shape(v) != p.shape:
+                    raise ShapeError(f"{type(self).__name__}.step: parameter {i} ('{p.name}') has "
+                                     f"shape {p.shape} but its state '{k}' has shape {np.shape(v)}; "
+                                     "the state would broadcast into the update (torch refuses it)")
         for group in self.param_groups:
             hyper = {k: v for k, v in group.items() if k != "params"}
             for p in group["params"]:

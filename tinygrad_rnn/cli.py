@@ -30,7 +30,7 @@ OP_LEVEL_MAX_STEPS = 10      # beyond this the default level is "cell"
 OUTPUTS = (*viz.FORMATS, "html")   # .html: the interactive page (viz.to_html)
 MAX_STEPS = 10_000           # an LSTM unroll of 10,000 steps takes ~10 s here; longer ones take minutes
 MAX_NODES = 5_000            # Graphviz takes minutes to lay out more
-MAX_RADIUS = 1e30            # the recurrent weights are float32 (max 3.4e38): beyond this they overflow
+MAX_RADIUS = 1e30            # a margin: the float32 recurrent weights (max 3.4e38) stay finite below it
 MEMORY_LIMIT = 2e9           # bytes of activations and gradients the unroll may keep
 # Bytes the unroll keeps, T·(a·B·H + c·H²) for float32, measured with tracemalloc (within ±15%):
 # a for the step's (B, H) activations and gradients, c for the H×H weight share recorded per step.
@@ -75,7 +75,8 @@ def radius(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     if value > MAX_RADIUS:
         raise argparse.ArgumentTypeError(
-            f"must be at most {MAX_RADIUS:g} (the float32 recurrent weights overflow beyond), got {text}")
+            f"must be at most {MAX_RADIUS:g} (a margin below float32's 3.4e38, where the recurrent "
+            f"weights would overflow), got {text}")
     return value
 
 

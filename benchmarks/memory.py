@@ -27,7 +27,7 @@ VARIANTS = (
 
 def peak_bytes(step) -> int:
     """Peak traced bytes allocated during one call of `step`."""
-    step()  # warm-up, and drops the previous step's graph
+    step(), step()  # warm-up (tg.compile captures the first two calls); drops the last graph
     gc.collect()
     tracemalloc.start()
     try:

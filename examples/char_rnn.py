@@ -183,7 +183,8 @@ def eager_backprop(model: CharRNN):
 
 
 def compiled_backprop(model: CharRNN):
-    """The same pass, captured once and replayed: ~4x faster at this size (docs/compile.md)."""
+    """The same pass, captured (twice: the second checks the tape) and replayed: ~4x faster at
+    this size (docs/compile.md)."""
     return tg.compile(eager_backprop(model))
 
 

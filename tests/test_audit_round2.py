@@ -149,7 +149,7 @@ def test_a_compiled_step_refuses_batchnorm_running_statistics_it_cannot_update()
     bn.eval()                                   # running statistics only read: replayable
     compiled = tg.compile(step)
     x, y = _batch()
-    for _ in range(3):
+    for _ in range(4):                          # the first two calls capture
         bn.zero_grad()
         lin.zero_grad()
         compiled(x, y)
@@ -209,7 +209,7 @@ def test_a_compiled_step_follows_the_numbers_it_reads_from_globals_and_its_closu
         loss.backward()
         return loss
     compiled = tg.compile(step)
-    plan = [(0, 1.0), (0, 1.0), (0, 1.0), (4, 1.0), (4, 0.5), (8, 0.5), (0, 1.0)]
+    plan = [(0, 1.0), (0, 1.0), (0, 1.0), (0, 1.0), (4, 1.0), (4, 0.5), (8, 0.5), (0, 1.0)]
     for _P, beta in plan:  # noqa: B007 (step reads beta from its closure)
         _assert_same(*_eager_and_compiled(lin, step, compiled))
     assert compiled.replays >= 3                  # (0, 1.0) was replayed, not captured each time
@@ -365,7 +365,7 @@ def test_a_compiled_step_follows_arrays_and_tensors_rebound_in_its_globals_and_c
     rng = np.random.default_rng(2)
     batches = [(rng.standard_normal((4, 3)), rng.standard_normal((4, 2))) for _ in range(3)]
     weights = [Tensor(np.full(2, 1.0 + i)) for i in range(3)]
-    for i in (0, 0, 0, 1, 2, 1):
+    for i in (0, 0, 0, 0, 1, 2, 1, 1):
         (_X, _Y), w = batches[i], weights[i]  # noqa: F841 (step reads w from its closure)
         _assert_same(*_eager_and_compiled(lin, step, compiled))
     assert compiled.replays >= 2
@@ -393,7 +393,7 @@ def test_a_compiled_step_reads_a_global_batch_buffer_refilled_in_place():
     for _ in range(5):
         _X[:], _Y[:] = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
         _assert_same(*_eager_and_compiled(lin, step, compiled))
-    assert compiled.captures == 1 and compiled.replays == 4
+    assert compiled.captures == 2 and compiled.replays == 3      # the first two calls capture
 
 
 def test_a_tensor_made_from_a_list_of_tensors_that_require_grad_is_refused():
@@ -435,7 +435,7 @@ def test_a_compiled_step_that_sets_a_module_attribute_is_refused():
     with pytest.raises(tg.CompileError, match=r"Counting\.calls"):
         compiled(*_batch())
     _, compiled = _mse_step(nn.Sequential(nn.Linear(3, 2, dtype=np.float64)))
-    for _ in range(3):                          # library layers set no public attribute
+    for _ in range(4):                          # library layers set no public attribute
         compiled(*_batch())
     assert compiled.replays >= 1
 
@@ -478,3 +478,88 @@ def test_an_optimizer_refuses_state_of_another_shape_after_p_data_is_replaced(ma
     w.grad = np.ones((4, 3))
     with pytest.raises(tg.ShapeError, match=r"parameter 0 .*\(4, 3\).*state '\w+' has shape \(1, 3\)"):
         opt.step()
+
+
+# ---- tg.compile: what fn reads that a replay cannot see -------------------------------------
+_BATCHES = None
+
+
+def _next_batch():
+    """A helper fn calls: the global it reads is not in fn's own code."""
+    return next(_BATCHES)
+
+
+def _hidden_reads():
+    """Four steps that read the batch or a weight from state a replay cannot see."""
+    lin = nn.Linear(3, 2, dtype=np.float64)
+    data = [_batch(seed) for seed in range(6)]
+    it = iter(data)
+
+    class Config:
+        beta = 1.0
+    cfg, layers, other = Config(), [lin], nn.Linear(3, 2, dtype=np.float64)
+
+    def from_iterator():
+        x, y = next(it)
+        loss = mse_loss(lin(Tensor(x)), Tensor(y))
+        loss.backward()
+        return loss
+
+    def from_helper():
+        x, y = _next_batch()
+        loss = mse_loss(lin(Tensor(x)), Tensor(y))
+        loss.backward()
+        return loss
+
+    def from_config(x, y):
+        loss = mse_loss(lin(Tensor(x)), Tensor(y)) * cfg.beta
+        loss.backward()
+        return loss
+
+    def from_list(x, y):
+        loss = mse_loss(layers[0](Tensor(x)), Tensor(y))
+        loss.backward()
+        return loss
+
+    def change_config():
+        cfg.beta = 0.5
+
+    def change_list():                          # a module made before the first call
+        layers[0] = other
+    return data, [(from_iterator, None, "held other values"),
+                       (from_helper, None, "held other values"),
+                       (from_config, change_config, "held other values"),
+                       (from_list, change_list, "held other values")]
+
+
+@pytest.mark.parametrize("case", range(4), ids=["next(iterator)", "helper's global", "cfg.beta",
+                                                "module in a list"])
+def test_a_compiled_step_refuses_state_it_cannot_see_that_changed_between_the_first_two_calls(case):
+    """Each of these replayed the first call's batch or weight for ever, without a word: the
+    second call is captured again, and a tape that differs from the first is refused."""
+    global _BATCHES
+    data, cases = _hidden_reads()
+    _BATCHES = iter(data)
+    fn, change, message = cases[case]
+    compiled = tg.compile(fn)
+    args = _batch(9) if change else ()
+    compiled(*args)
+    if change:
+        change()
+    with pytest.raises(tg.CompileError, match=message + ".*pass it to the step as an argument"):
+        compiled(*args)
+
+
+def test_constants_made_alike_inside_fn_still_replay():
+    """A zero state or a mask made inside fn is the same at every call: the step replays."""
+    lin = nn.Linear(3, 2, dtype=np.float64)
+
+    def step(x, y):
+        mask = Tensor(np.array([1.0, 0.0]))
+        loss = mse_loss(lin(Tensor(x)) * mask + tg.zeros(4, 2, dtype=np.float64), Tensor(y))
+        loss.backward()
+        return loss
+    compiled = tg.compile(step)
+    for seed in range(4):
+        _assert_same(*_eager_and_compiled(lin, step, compiled, *_batch(seed)))
+    assert (compiled.captures, compiled.replays) == (2, 2)

@@ -22,7 +22,9 @@ capture checks what it cannot follow and refuses it with a `CompileError`: an
 array argument that never enters the graph as it is, random numbers drawn
 inside ``fn`` (dropout), parameters updated inside ``fn``, a Tensor made from
 the values of a tensor computed inside ``fn``. It also replays the captured
-step once and compares every gradient with the eager one before trusting it.
+step once and compares every gradient with the eager one before trusting it, and
+it captures the second call again and refuses a tape that changed (``fn`` read a
+batch or a weight from state a replay cannot see: see `_same_tape`).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def compile(fn):  # noqa: A001 - the public name, as torch.compile
     ``fn(*args)`` runs one training step's forward pass and ``backward()`` and
     returns the loss (a scalar Tensor). Array arguments (the batch: inputs and
     integer targets) may change from call to call; a call whose shapes, dtypes
-    or other arguments differ from every capture so far is captured anew.
+    or other arguments differ from every capture so far is captured anew. The
+    first two calls of each run eagerly; replays start at the third.
     Zeroing gradients, clipping and ``optimizer.step()`` belong outside ``fn``.
     """
     return CompiledStep(fn)
@@ -72,7 +75,7 @@ class CompiledStep:
     def __init__(self, fn):
         self.fn = fn
         self.programs: dict = {}
-        self.captures = 0                 # how many times fn ran eagerly to record
+        self.captures = 0                 # how many times fn ran eagerly to record (twice a program)
         self.replays = 0
         self._warned = False
         self._free = _free_names(fn)
@@ -94,9 +97,13 @@ class CompiledStep:
         full = args + extra               # arrays from fn's globals and closure: read as arguments
         if program is not None and not program.guards_hold(full):
             return self.fn(*args)         # e.g. a target out of range: eager says what is wrong
-        if program is None or not program.can_replay():
+        if program is None or not program.can_replay() or not program.confirmed:
             self.captures += 1
+            first = program if program is not None and program.as_captured() else None
             program = self.programs[key] = _Program.capture(self.fn, args, program, extra)
+            if first is not None:             # the second call, captured again: the same tape?
+                _same_tape(first, program)
+                program.confirmed = True
             return program.results(full, [t._data for t in program.tensors], program.root._grad)
         self.replays += 1
         return program.replay(full)
@@ -232,8 +239,54 @@ class _Tape:
             self.keep.append(arr)
 
 
+def _same_tape(first: _Program, second: _Program) -> None:
+    """Refuse a step whose second capture differs from its first (same argument shapes, same
+    numbers read from fn's globals and closure): fn then reads something a replay cannot
+    see, and the replay would keep the first call's value for ever. Examples: a batch drawn
+    inside fn (`next(batches)`), a global read in a helper fn calls, an attribute of a config
+    object, a weight replaced inside a list. Only changes between the first two calls are
+    seen this way; docs/compile.md says what to pass as arguments instead."""
+    hint = ("fn reads something a replay cannot see (next(iterator) inside fn, a global read in "
+            "a helper function, an attribute of an object): pass it to the step as an argument")
+    ops1, ops2 = [(t.op, t.shape) for t in first.tensors], [(t.op, t.shape) for t in second.tensors]
+    if ops1 != ops2:
+        k = next((i for i, (a, b) in enumerate(zip(ops1, ops2)) if a != b), min(len(ops1), len(ops2)))
+        t = second.tensors[min(k, len(second.tensors) - 1)]
+        raise CompileError(f"tg.compile: the second call recorded another graph than the first "
+                           f"(from '{t.name}'{_where(t)} on), with arguments of the same shapes; {hint}")
+    for (s, kind, a), (_, kind2, b) in zip(first.sources, second.sources):
+        if kind != kind2 or (a is not b if kind == "live" else not _same(a, b)):
+            t = second.tensors[s]
+            raise CompileError(f"tg.compile: '{t.name}' (shape {t.shape}){_where(t)} held other "
+                               f"values at the second call than at the first, with arguments of "
+                               f"the same shapes; {hint}")
+    for (f, *_, o), (g, *_rest) in zip(first.forward_code, second.forward_code):
+        if not _same(getattr(f, "keywords", None), getattr(g, "keywords", None)):
+            t = second.tensors[o]
+            raise CompileError(f"tg.compile: the op making '{t.name}'{_where(t)} took other "
+                               f"parameters at the second call than at the first (an index or a "
+                               f"number); {hint}")
+
+
+def _same(a, b) -> bool:
+    """Equal values (arrays bit for bit, NaN equal to NaN), through tuples, lists and dicts."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape \
+            and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b) or (a != a and b != b)
+    except (TypeError, ValueError):
+        return a is b
+
+
 class _Program:
     """One captured step: its tape as slots and instructions, forward and backward."""
+
+    confirmed = False                     # captured twice alike (see _same_tape): replays from now
 
     @classmethod
     def capture(cls, fn, args, previous: _Program | None = None, extra=()) -> _Program:
@@ -594,17 +647,18 @@ class _Program:
             self.write_graph(vals, grads, edges)
 
     def can_replay(self) -> bool:
-        """The modules as captured (no parameter replaced, no train()/eval() since), the
+        """The step as captured (see `as_captured`), and nothing about the parameters'
+        gradients unknown (add to one or replace it? the next capture sees)."""
+        return self.as_captured() and all(
+            t.grad is None or self.slot_of[id(t)] in self.accumulate for t, *_ in self.live_params)
+
+    def as_captured(self) -> bool:
+        """The modules as captured (no parameter replaced, no train()/eval() since), and the
         parameters' shapes, dtypes and requires_grad as captured (a weight frozen between
-        calls gets no gradient), and nothing about their gradients unknown."""
-        if not self.trusted or self.modules_at != CHANGES[0]:
-            return False
-        for t, shape, dtype, requires_grad in self.live_params:
-            if t._data.shape != shape or t._data.dtype != dtype or t._requires_grad != requires_grad:
-                return False
-            if t.grad is not None and self.slot_of[id(t)] not in self.accumulate:
-                return False              # add to it or replace it? the next capture sees
-        return True
+        calls gets no gradient): a new capture should then record the same tape."""
+        return self.trusted and self.modules_at == CHANGES[0] and all(
+            t._data.shape == shape and t._data.dtype == dtype and t._requires_grad == requires_grad
+            for t, shape, dtype, requires_grad in self.live_params)
 
 
 _UNSIGNED = {np.dtype(t): np.dtype(t.replace("int", "uint")) for t in ("int8", "int16", "int32", "int64")}

@@ -563,3 +563,40 @@ def test_constants_made_alike_inside_fn_still_replay():
     for seed in range(4):
         _assert_same(*_eager_and_compiled(lin, step, compiled, *_batch(seed)))
     assert (compiled.captures, compiled.replays) == (2, 2)
+
+
+def test_a_compiled_step_refuses_a_graph_or_op_parameters_that_changed_between_the_first_two_calls():
+    """A branch or an index on hidden state: the tape's ops, or an op's parameters, differ."""
+    lin = nn.Linear(3, 2, dtype=np.float64)
+
+    class Config:
+        deep, column = False, 0
+    cfg = Config()
+
+    def branching(x, y):
+        out = lin(Tensor(x))
+        loss = mse_loss(out.tanh() if cfg.deep else out, Tensor(y))
+        loss.backward()
+        return loss
+
+    def indexing(x, y):
+        loss = mse_loss(lin(Tensor(x))[:, cfg.column], Tensor(y)[:, 0])
+        loss.backward()
+        return loss
+    cases = ((branching, "deep", "another graph"), (indexing, "column", "other parameters"))
+    for fn, change, message in cases:
+        compiled = tg.compile(fn)
+        lin.zero_grad()
+        compiled(*_batch())
+        setattr(cfg, change, 1)
+        lin.zero_grad()
+        with pytest.raises(tg.CompileError, match=message + ".*pass it to the step as an argument"):
+            compiled(*_batch())
+
+
+@pytest.mark.parametrize("call", [lambda x: x.max(1, axis=0), lambda x: x.min(1, False, 2),
+                                  lambda x: x.max(dims=1)])
+def test_max_and_min_refuse_arguments_they_do_not_take(call):
+    x = tg.tensor(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"(max|min) on \(2, 3\): takes \(axis=None, keepdims=False\)"):
+        call(x)

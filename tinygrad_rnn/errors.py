@@ -19,6 +19,10 @@ class AnomalyError(FloatingPointError):
     """Raised under `detect_anomaly()` by the first op that makes a NaN or Inf."""
 
 
+class ValuesFreedError(RuntimeError):
+    """The values of a tensor were read after the recurrent layers freed them (memory.py)."""
+
+
 def where(scope: str) -> str:
     """' in scope rnn/t=3' for messages, or '' at top level."""
     return f" in scope '{scope}'" if scope else " (top level, no scope)"
@@ -95,6 +99,17 @@ def grad_dropped(name: str, scope: str, shape) -> str:
             "backward() under record_edge_grads(False) keeps the gradients of leaves and of "
             "tensors marked with retain_grad() only (as PyTorch). Call .retain_grad() on it before "
             "backward(), or run backward() with record_edge_grads(True) to keep every gradient")
+
+
+def values_freed(name: str | None, scope: str | None, shape, dtype, use: str = "") -> str:
+    """The ValuesFreedError of a tensor whose values memory.free_unread let go."""
+    who = f"'{name}' (shape {shape}, {dtype}){where(scope)}" if name is not None else \
+        f"a tensor of shape {shape} ({dtype})"
+    return (f"the values of {who} were freed{use}: no backward rule reads them, and under "
+            "record_edge_grads(False) a recurrent layer keeps only what backward() needs, as PyTorch "
+            "keeps only what its backward saved. Its shape, dtype and place in the graph stay. "
+            "Run the forward pass under record_edge_grads(True) to keep every value, or compute it "
+            "yourself from what is kept (the inputs, the weights and the states h_t, C_t)")
 
 
 def edges_not_recorded(param: str, shape, op: str, scope: str) -> str:

@@ -51,7 +51,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         raise GradcheckUndecidable(f"gradcheck cannot check: every input that requires grad is "
                                    f"empty ({', '.join(str(x.shape) for x in checked)}); there is "
                                    "no element to compare")
-    out = fn(*xs)
+    with record_edge_grads(True):       # every value kept (memory.py): the diagnostics re-run each op
+        out = fn(*xs)
     if not isinstance(out, Tensor) or out.dtype.kind != "f":
         raise TypeError(f"gradcheck: fn must return a float Tensor, got "
                         f"{type(out).__name__ if not isinstance(out, Tensor) else out.dtype}")

@@ -1,4 +1,4 @@
-"""Two costs of a graph engine that are not arithmetic, and what the library does about them.
+"""Three costs of a graph engine that are not arithmetic, and what the library does about them.
 
 1. The garbage collector. Every Tensor is an object Python's cyclic collector
    tracks, and an unrolled graph makes hundreds of thousands of them that all
@@ -17,6 +17,19 @@
    loop reuses the memory it freed. It does nothing off glibc, when the user set
    glibc's MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ themselves, or when
    TINYGRAD_RNN_MALLOC=default asks for glibc's defaults.
+
+3. Values no backward rule reads. A graph keeps every tensor's values, but
+   backward() reads only some of them: each op's row in ops.py says which
+   (`saves`, PyTorch's saved tensors). tanh's rule reads its output h_t, matmul's
+   its inputs, add's nothing; so of an RNN step's five arrays, x_t W, h_{t-1} U,
+   their sum and the sum + b are never read again (B=32, T=50, H=128: 6.4 MB of a
+   medium step's ~16). Under record_edge_grads(False), where no picture will show
+   them, the recurrent layers call `free_unread` at the end of their forward
+   pass: those tensors keep their shape, dtype, gradient and place in the graph,
+   and their array becomes a `FreedValues`, which raises ValuesFreedError
+   wherever the values are read. Nothing is freed while edges are recorded (the
+   pictures show values), under no_grad(), detect_anomaly() or tg.compile's
+   capture (both read every value).
 """
 
 from __future__ import annotations
@@ -26,6 +39,11 @@ import ctypes
 import gc
 import os
 import platform
+
+import numpy as np
+
+from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _RECORD_EDGES
+from .errors import ValuesFreedError, values_freed
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3       # glibc's mallopt() parameter numbers
 MMAP_THRESHOLD = 32 * 2**20                       # glibc's own upper limit for its dynamic threshold
@@ -91,3 +109,102 @@ def tune_malloc(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int = TRIM
 
 
 MALLOC_TUNED = tune_malloc()
+
+
+class FreedValues:
+    """What a freed tensor's array becomes: its shape and dtype, and no values.
+
+    The shape and dtype stay readable (backward() sums a gradient back to its
+    input's shape and dtype, the renderer labels shapes). Any read of the values
+    raises: numpy calls `__array__` (np.add, np.asarray, np.concatenate), and any
+    other array method or operator lands in `_refuse`. One object serves every
+    freed tensor of a shape and dtype in one forward pass: it costs nothing a step.
+    """
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype: np.dtype):
+        self.shape, self.dtype = shape, dtype
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape)))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"<values freed: shape {self.shape}, {self.dtype}>"
+
+    def _refuse(self, *args, **kwargs):
+        raise ValuesFreedError(values_freed(None, None, self.shape, self.dtype))
+
+    def __getattr__(self, name: str):   # x.reshape, x.sum, x.T, x.copy(): any array method
+        if name.startswith("__"):
+            raise AttributeError(name)  # numpy's protocol lookups (__array_interface__) fall through
+        self._refuse()
+
+    __array__ = __getitem__ = __setitem__ = __iter__ = __bool__ = __float__ = __int__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __neg__ = _refuse
+    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __matmul__ = __rmatmul__ = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = __abs__ = _refuse
+
+
+def is_freed(t) -> bool:
+    """Were t's values freed by `free_unread`?"""
+    return type(t._data) is FreedValues
+
+
+def kept_values(t):
+    """t's array, or None where its values were freed: for readers that visit every tensor
+    of a graph (the renderer), not only the ones whose values they need."""
+    return None if type(t._data) is FreedValues else t._data
+
+
+def _reads(op, i: int) -> bool:
+    """Does a VJP of `op` read the values of its input i? (its row's `saves` in ops.py)"""
+    return "x" in op.saves or (i < 2 and "ab"[i] in op.saves)
+
+
+def free_unread(results, since: int) -> int:
+    """At the end of a recurrent layer's forward pass, under record_edge_grads(False): free
+    the values of the tensors it made (creation tick > `since`) that no backward rule reads.
+
+    A tensor t goes iff its op does not save its output y, no op inside the pass that
+    reads t saves it as an input, it is not a state the cells keep (h_t, C_t: retain_grad),
+    not one of the pass's `results` and not a leaf. Returns the bytes freed.
+    """
+    if _RECORD_EDGES.get() or not _GRAD_ENABLED.get() or _ANOMALY.get() or _CAPTURE.get() is not None:
+        return 0
+    read = dict.fromkeys(results, True)  # every tensor of the pass met so far -> is its value needed?
+    stack = list(results)
+    while stack:                         # from the results back to where the pass began
+        t = stack.pop()
+        op = t._op
+        if op is None:
+            continue
+        saves = op.saves
+        if "y" in saves or t._retains_grad:
+            read[t] = True
+        i = 0
+        for p in t._parents:
+            if p._tick > since:
+                needed = _reads(op, i)            # a rule of op reads p's value
+                if p not in read:
+                    read[p] = needed
+                    stack.append(p)
+                elif needed:
+                    read[p] = True
+            i += 1
+    freed, shared = 0, {}                # one FreedValues per shape and dtype
+    for t, needed in read.items():
+        a = t._data
+        if needed or t._op is None or type(a) is FreedValues:
+            continue
+        key = (a.shape, a.dtype)
+        if key not in shared:
+            shared[key] = FreedValues(*key)
+        freed += a.nbytes if a.base is None else 0      # a view's memory belongs to its base
+        t._data = shared[key]
+    return freed

@@ -34,6 +34,8 @@ class Op:
     # cat and stack take any number T of inputs, so they have one rule for all
     # of them, told which input it is: vjps[0](g, y, xs, i, **params). Unpacking
     # T inputs into each of T calls would make backward O(T²).
+    saves: str = "xy"   # what its VJPs read (PyTorch's saved tensors): "x" every input, "a"/"b" one of two,
+    # "y" the output, "" shapes and dtypes only. The rest can go once forward is done (memory.py)
 
     def vjp(self, i: int, g: np.ndarray, y: np.ndarray, xs, params) -> np.ndarray:
         """∂E/∂xs[i] from g = ∂E/∂y: the one way the engine (and gradcheck) calls a rule."""
@@ -179,59 +181,59 @@ def _softmax(x, axis):
 # --------------------------------------------------------------------------
 #  name          forward                               VJP per input: g -> ∂E/∂x_i
 # --------------------------------------------------------------------------
-add = Op("add", np.add, (
+add = Op("add", np.add, saves="", vjps=(
     lambda g, y, a, b: g,
     lambda g, y, a, b: g))
-sub = Op("sub", np.subtract, (
+sub = Op("sub", np.subtract, saves="", vjps=(
     lambda g, y, a, b: g,
     lambda g, y, a, b: -g))
-mul = Op("mul", np.multiply, (
+mul = Op("mul", np.multiply, saves="x", vjps=(      # each rule reads the other operand
     lambda g, y, a, b: g * b,
     lambda g, y, a, b: g * a))
-div = Op("div", np.divide, (
+div = Op("div", np.divide, saves="by", vjps=(       # not a: g / b and -g y / b
     lambda g, y, a, b: g / b,
     lambda g, y, a, b: -g * y / b))                    # d(a/b)/db = -a/b² = -y/b
-neg = Op("neg", np.negative, (
+neg = Op("neg", np.negative, saves="", vjps=(
     lambda g, y, a: -g,))
-pow = Op("pow", np.power, (_pow_vjp_a, _pow_vjp_b))
-matmul = Op("matmul", np.matmul, (_matmul_vjp_a, _matmul_vjp_b))
+pow = Op("pow", np.power, (_pow_vjp_a, _pow_vjp_b), saves="xy")
+matmul = Op("matmul", np.matmul, (_matmul_vjp_a, _matmul_vjp_b), saves="x")  # G Bᵀ, and Aᵀ G kept as (A, G)
 
-exp = Op("exp", np.exp, (
+exp = Op("exp", np.exp, saves="y", vjps=(
     lambda g, y, x: g * y,))                           # (e^x)' = e^x = y
-log = Op("log", np.log, (
+log = Op("log", np.log, saves="x", vjps=(
     lambda g, y, x: g / x,))
-tanh = Op("tanh", np.tanh, (
+tanh = Op("tanh", np.tanh, saves="y", vjps=(
     lambda g, y, x: g - g * y * y,))                   # tanh' = 1 - tanh², as g (1 - y²) (*)
-sigmoid = Op("sigmoid", _sigmoid, (
+sigmoid = Op("sigmoid", _sigmoid, saves="y", vjps=(
     lambda g, y, x: g * (y - y * y),))                 # σ' = σ(1 - σ) <= 1/4, as y - y² (*)
-abs = Op("abs", np.abs, (
+abs = Op("abs", np.abs, saves="x", vjps=(
     lambda g, y, x: g * np.sign(x),))                  # |x|' = sign x (0 at the kink, as torch)
-sqrt = Op("sqrt", np.sqrt, (
+sqrt = Op("sqrt", np.sqrt, saves="y", vjps=(
     lambda g, y, x: g / (2 * y),))                     # (√x)' = 1 / (2√x) = 1 / 2y
-clamp = Op("clamp", lambda x, lo, hi: np.clip(x, lo, hi), (
+clamp = Op("clamp", lambda x, lo, hi: np.clip(x, lo, hi), saves="x", vjps=(
     lambda g, y, x, lo, hi: g * _inside(x, lo, hi),))  # passes where lo <= x <= hi (torch)
-relu = Op("relu", lambda x: np.maximum(x, 0), (
+relu = Op("relu", lambda x: np.maximum(x, 0), saves="x", vjps=(
     lambda g, y, x: g * (x > 0),))
 
-sum = Op("sum", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims), (_sum_vjp,))
-max = Op("max", lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims), (_max_vjp,))
-min = Op("min", lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims), (_max_vjp,))  # same rule
+sum = Op("sum", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims), (_sum_vjp,), saves="")
+max = Op("max", lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims), (_max_vjp,), saves="xy")
+min = Op("min", lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims), (_max_vjp,), saves="xy")
 # Softmax and log-softmax are primitives, not exp/sum compositions: one
 # max-shifted pass is both faster and stable for large logits.
-softmax = Op("softmax", _softmax, (
+softmax = Op("softmax", _softmax, saves="y", vjps=(
     lambda g, y, x, axis: y * (g - (g * y).sum(axis=axis, keepdims=True)),))
-log_softmax = Op("log_softmax", _log_softmax, (
+log_softmax = Op("log_softmax", _log_softmax, saves="y", vjps=(
     lambda g, y, x, axis: g - np.exp(y) * g.sum(axis=axis, keepdims=True),))
 
-reshape = Op("reshape", lambda x, shape: x.reshape(shape), (
+reshape = Op("reshape", lambda x, shape: x.reshape(shape), saves="", vjps=(
     lambda g, y, x, shape: g.reshape(x.shape),))
-transpose = Op("transpose", lambda x, axes: x.transpose(axes), (
+transpose = Op("transpose", lambda x, axes: x.transpose(axes), saves="", vjps=(
     lambda g, y, x, axes: g.transpose(np.argsort(axes)),))  # undo the permutation
-getitem = Op("getitem", lambda x, index: x[index], (_getitem_vjp,))
-astype = Op("astype", lambda x, dtype: x.astype(dtype), (
+getitem = Op("getitem", lambda x, index: x[index], (_getitem_vjp,), saves="")
+astype = Op("astype", lambda x, dtype: x.astype(dtype), saves="", vjps=(
     lambda g, y, x, dtype: g.astype(x.dtype),))            # a cast's Jacobian is I: cast g back
-cat = Op("cat", lambda *xs, axis: np.concatenate(xs, axis=axis), (_cat_vjp,), variadic=True)
-stack = Op("stack", lambda *xs, axis: np.stack(xs, axis=axis), (_stack_vjp,), variadic=True)
+cat = Op("cat", lambda *xs, axis: np.concatenate(xs, axis=axis), (_cat_vjp,), variadic=True, saves="")
+stack = Op("stack", lambda *xs, axis: np.stack(xs, axis=axis), (_stack_vjp,), variadic=True, saves="")
 
 # No gradient: piecewise constant results (PyTorch returns them outside the graph too).
 lt = Op("lt", np.less, ())

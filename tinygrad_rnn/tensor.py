@@ -22,6 +22,7 @@ from .dialect import accepts_dim, numpy_names
 from .errors import (
     GraphError,
     ShapeError,
+    ValuesFreedError,
     cannot_retain_grad,
     dtypes_do_not_fit,
     grad_dropped,
@@ -30,9 +31,10 @@ from .errors import (
     non_leaf_requires_grad,
     nonscalar_root,
     seed_shape,
+    values_freed,
     where,
 )
-from .memory import gc_paused
+from .memory import FreedValues, gc_paused
 from .torch_methods import Size, TorchMethods
 
 # One clock (autograd.TICK) ticks at every event: a tensor being made, or its `.data` written.
@@ -148,6 +150,8 @@ class Tensor(TorchMethods):
     # ---- the array -------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
+        if type(self._data) is FreedValues:       # memory.free_unread let them go: say so, never guess
+            raise ValuesFreedError(values_freed(self.name, self.scope, self.shape, self.dtype))
         return self._data
 
     @data.setter
@@ -253,20 +257,21 @@ class Tensor(TorchMethods):
         self._name, self._named = value, True
 
     def numpy(self) -> np.ndarray:
-        return self._data
+        return self.data
 
     def __array__(self, dtype=None, copy=None):
         """The values, for numpy functions (np.asarray(t), np.stack([t, t]), np.allclose), as
         .numpy() gives them. Without it numpy iterated the tensor and made an object array of
         0-d Tensors, without a word. (Ufuncs on a Tensor stay refused: __array_ufunc__.)"""
-        out = self._data if dtype is None else self._data.astype(dtype, copy=False)
-        return out.copy() if copy and out is self._data else out
+        data = self.data
+        out = data if dtype is None else data.astype(dtype, copy=False)
+        return out.copy() if copy and out is data else out
 
     def item(self) -> float:
         if self._data.size != 1:
             raise ValueError(f"item(): tensor of shape {self.shape} has {self._data.size} elements, "
                              "not 1; index it or reduce it first")
-        return self._data.item()
+        return self.data.item()
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph: gradient stops here (truncated BPTT).
@@ -317,7 +322,10 @@ class Tensor(TorchMethods):
         return (self[i] for i in range(len(self)))
 
     def __repr__(self):
-        body = np.array2string(self._data, precision=4, separator=", ", threshold=20)
+        if type(self._data) is FreedValues:     # repr never raises: it says what is gone (memory.py)
+            body = f"<values freed: backward() does not read them>, shape={self.shape}, scope={self.scope!r}"
+        else:
+            body = np.array2string(self._data, precision=4, separator=", ", threshold=20)
         extra = f", op={self.op}" if self._op else ""
         extra += ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({body}, dtype={self.dtype}, name={self.name!r}{extra})"
@@ -509,7 +517,7 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     try:
         arrays = [t._data for t in inputs]
         y = op.forward(*arrays, **params) if params else op.forward(*arrays)   # `**{}` costs 0.2 µs
-    except (ValueError, IndexError, TypeError) as e:
+    except (ValueError, IndexError, TypeError, ValuesFreedError) as e:
         raise _forward_error(op, inputs, params, e) from None
     if type(y) is not np.ndarray:       # a numpy scalar (x.sum()) becomes a 0-d array
         y = np.asarray(y)
@@ -556,7 +564,11 @@ def _share_version(out: Tensor, inputs) -> None:
 
 def _forward_error(op: ops.Op, inputs, params, e: Exception) -> Exception:
     """A ShapeError when shapes do not fit; a TypeError/ValueError naming the dtypes when
-    they are the problem (bool - bool, -bool, int ** negative int: numpy's refusals)."""
+    they are the problem (bool - bool, -bool, int ** negative int: numpy's refusals); for an input
+    whose values were freed (memory.py), a ValuesFreedError naming it."""
+    for t in inputs:
+        if type(t._data) is FreedValues:
+            return ValuesFreedError(values_freed(t.name, t.scope, t.shape, t.dtype, f" (read by {op.name})"))
     shapes = [t.shape for t in inputs]
     if not params and op.name != "matmul":  # elementwise: if the shapes broadcast, it is the dtypes
         try:

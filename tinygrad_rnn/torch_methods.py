@@ -49,7 +49,7 @@ class TorchMethods:
         return self._data.size
 
     def tolist(self):
-        return self._data.tolist()
+        return self.data.tolist()
 
     # ---- shapes: all of them `reshape` or `transpose` ----------------------
     def view(self, *shape):

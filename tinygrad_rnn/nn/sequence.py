@@ -45,9 +45,10 @@ import weakref
 
 import numpy as np
 
+from ..autograd import TICK
 from ..context import on_replay, scope
 from ..errors import ShapeError
-from ..memory import gc_paused
+from ..memory import free_unread, gc_paused
 from ..tensor import Tensor, cat, stack
 from . import checks
 from .cells import GRUCell, LSTMCell, RNNCell, sizes
@@ -131,6 +132,7 @@ class _Recurrent(Module):
             return self._unroll(x, state)
 
     def _unroll(self, x, state):
+        since = next(TICK)                                        # what this pass makes comes after
         x, batched = self._check_input(x)                         # (B, T, D) or (T, B, D)
         time_axis = 1 if self.batch_first or not batched else 0
         T = x.shape[time_axis]
@@ -154,6 +156,7 @@ class _Recurrent(Module):
         result = tuple(self._final([s[k] for s in finals], batched) for k in range(len(finals[0])))
         if not batched:
             outputs = outputs[0]                                  # (T, H·dirs)
+        free_unread((outputs, *result), since)    # record_edge_grads(False): what backward never reads
         return outputs, self.cells[0].from_tuple(result)
 
     def _scope(self, t: int, reverse: bool, l: int | None = None) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import kept_grad
 from .graph import Edge, Node, Picture, cut_from, edge_id, reading_order, tensor_ids, time_steps
-from .labels import fmt_norm, norm, shape_text, stats, step_title
+from .labels import fmt_norm, norm, shape_text, stats, step_title, value_stats
 
 STATES = ("h_t", "C_t")   # the tensors a step hands to the next one, by name
 
@@ -65,7 +65,7 @@ def _cell_node(step, nid, state, title) -> Node:
     h_grad, C_grad = (None if t is None else kept_grad(t) for t in (h, C))   # None if dropped too
     for t, grad in ((h, h_grad), (C, C_grad)):
         if t is not None:
-            tip.append(f"{t.name} {shape_text(t.shape)} value: {stats(t.data)}")
+            tip.append(f"{t.name} {shape_text(t.shape)} value: {value_stats(t)}")
             if grad is not None:
                 tip.append(f"  ∂E/∂{t.name}: {stats(grad)}")
     ports = ("C", "h") if C is not None else ()

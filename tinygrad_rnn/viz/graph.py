@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from ..autograd import kept_grad
 from ..autograd import walk as _engine_walk
-from .labels import fmt_norm, norm, shape_text, stats, step_of
+from .labels import fmt_norm, norm, shape_text, stats, step_of, value_stats
 
 
 @dataclass
@@ -166,7 +166,7 @@ def label_of(t, kind: str) -> str:
 
 def tooltip_of(t) -> str:
     lines = [f"{t.name}: {t.op or 'leaf'} {shape_text(t.shape)} {t.dtype}",
-             f"value: {stats(t.data)}"]
+             f"value: {value_stats(t)}"]
     if (grad := kept_grad(t)) is not None:
         lines.append(f"grad ∂E/∂{t.name}: {stats(grad)}")
     if t.scope:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import autograd
+from ..memory import kept_values
 from .dot import MAX_WIDTH, MIN_WIDTH, PALETTE
 from .graph import edge_id, kind_of, reading_order, tensor_ids, tick_of
 from .labels import norm, step_of
@@ -190,8 +191,10 @@ def _step(step) -> str | None:
 
 def _tensor_record(t, root) -> dict:
     g = autograd.kept_grad(t)            # None where none arrived, or backward() dropped it
+    v = kept_values(t)                   # None where the values were freed (memory.py)
     return dict(name=t.name, scope=t.scope, shape=list(t.shape), kind=kind_of(t, root), op=t.op,
-                value=summary(t.data, values=False), grad=summary(g) if g is not None else None)
+                value=summary(v, values=False) if v is not None else None,
+                grad=summary(g) if g is not None else None)
 
 
 def _edge_record(edge, tids) -> dict:

@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from ..analysis import norm  # noqa: F401  (the one norm; viz labels its edges with it)
+from ..memory import kept_values
 
 _STEP = re.compile(r"t=(\d+)")
 
@@ -27,6 +28,12 @@ def stats(arr) -> str:
         return "empty"
     return (f"min {a.min():.3g}  max {a.max():.3g}  mean {a.mean():.3g}  "
             f"norm {fmt_norm(norm(a))}")
+
+
+def value_stats(t) -> str:
+    """`stats` of a tensor's values, or what became of them (record_edge_grads(False), memory.py)."""
+    values = kept_values(t)
+    return "freed (backward() does not read it)" if values is None else stats(values)
 
 
 def shape_text(shape) -> str:

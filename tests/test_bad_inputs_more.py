@@ -659,6 +659,14 @@ def _rnn_input_normalised_in_place():
     loss.backward()
 
 
+def _read_a_freed_value():
+    tg.manual_seed(0)
+    rnn = nn.RNN(3, 4, dtype=np.float64)
+    with tg.record_edge_grads(False):                     # memory.py: values backward never reads go
+        outputs, _ = rnn(np.ones((2, 6, 3)))              # (the outputs keep the graph alive)
+    return outputs, rnn.states[2].parents[0].data         # a_3 = x_3 W + h_2 U + b, under the tanh
+
+
 def _int_tensor_fraction():
     t = Tensor(np.array([1, 2, 3]))
     t.data = np.array([0.5, 1.5, 2.5])
@@ -681,6 +689,10 @@ CASES = [
     Case("astype-complex", GRAPH, "`x.astype(np.complex128)`",
          lambda: Tensor(np.ones(2)).astype(np.complex128), TypeError, ("astype", "complex128"),
          "The engine holds real numbers only"),
+    Case("freed-values", GRAPH, "`rnn.states[2].parents[0].data` (a_3, under the tanh) after a forward "
+         "pass under `record_edge_grads(False)`", _read_a_freed_value, tg.ValuesFreedError,
+         ("'add'", "rnn/t=3", "(2, 4)", "record_edge_grads(True)"),
+         "Record edges for that forward pass, or compute the value from h_2, x_3 and the weights"),
     Case("rnn-hidden-0", SIZES, "`nn.RNN(3, 0)`", lambda: nn.RNN(3, 0), ValueError,
          ("RNN", "hidden_size", ">= 1", "0"), "A recurrent layer needs at least one unit (as PyTorch)"),
     Case("linear-float", SIZES, "`nn.Linear(2.5, 3)`", lambda: nn.Linear(2.5, 3), TypeError,

@@ -18,7 +18,7 @@ from .context import (
                       scope,
                       set_default_dtype,
 )
-from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
+from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError, ValuesFreedError
 from .factories import (
                       arange,
                       float32,
@@ -54,8 +54,8 @@ __all__ = [
     "no_grad", "enable_grad", "is_grad_enabled", "scope",
     "detect_anomaly", "record_edge_grads", "set_default_dtype", "get_default_dtype",
     "gradcheck", "GradcheckError", "GradcheckUndecidable", "ShapeError", "GraphError",
-    "InplaceModificationError", "AnomalyError", "manual_seed", "nn", "optim", "viz", "analysis",
-    "interop", "memory",
+    "InplaceModificationError", "AnomalyError", "ValuesFreedError", "manual_seed", "nn", "optim", "viz",
+    "analysis", "interop", "memory",
     "save", "load", "CheckpointError", "compile", "CompileError",
     "GradientMonitor", "GradientExplosionError", "GradientExplosionWarning",
     "StateGradientMonitor", "VanishingGradientWarning",

@@ -14,7 +14,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import memory, ops
-from tinygrad_rnn.autograd import TICK, walk
+from tinygrad_rnn.autograd import walk
 from tinygrad_rnn.errors import ValuesFreedError
 from tinygrad_rnn.memory import FreedValues, is_freed
 from tinygrad_rnn.sparse import LazyGrad
@@ -106,7 +106,7 @@ def test_the_freed_bytes_are_gone_from_the_graph():
     assert held(on) - held(off) == 4 * T * B * H * 8
     layer = _layer()
     with tg.record_edge_grads(False):
-        since = next(TICK)
+        since = memory.pass_start()
         with memory.gc_paused():
             outputs, h = layer._unroll(_x(), None)        # freed already, by the layer itself
     assert memory.free_unread((outputs, h), since) == 0

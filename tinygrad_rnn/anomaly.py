@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import AnomalyError, where
-from .memory import is_freed
 
 
 def check_finite(arr, what, node, *inputs, grad_of=None):
@@ -25,7 +24,8 @@ def check_finite(arr, what, node, *inputs, grad_of=None):
                            f"reaching it ({_summary('sum', arr)}) was finite, their sum is not, an "
                            "explosion where many paths meet (a weight shared by every step): clip "
                            "(nn.clip_grad_norm_), lower the learning rate, or shrink U's spectral radius")
-    arrays = [(f"'{t.name}'", t._data) for t in inputs if not is_freed(t)]   # backward did not need those
+    arrays = [(f"'{t.name}'", t._data) for t in inputs    # not values freed (memory.py): none read them
+              if isinstance(t._data, np.ndarray)]
     if grad_of is not None:
         what += f" (the gradient for its input '{grad_of[0].name}')"
         arrays.append((f"upstream gradient ∂E/∂'{node.name}'", grad_of[1]))

@@ -42,6 +42,7 @@ import platform
 
 import numpy as np
 
+from .autograd import TICK
 from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _RECORD_EDGES
 from .errors import ValuesFreedError, values_freed
 
@@ -167,15 +168,24 @@ def _reads(op, i: int) -> bool:
     return "x" in op.saves or (i < 2 and "ab"[i] in op.saves)
 
 
-def free_unread(results, since: int) -> int:
-    """At the end of a recurrent layer's forward pass, under record_edge_grads(False): free
-    the values of the tensors it made (creation tick > `since`) that no backward rule reads.
+def pass_start() -> int | None:
+    """Where a recurrent layer's forward pass starts (a tick: what it makes comes after), if
+    `free_unread` is to free its values: under record_edge_grads(False), with a graph built,
+    no detect_anomaly() and no tg.compile capture. Else None (and no tick is taken)."""
+    if _RECORD_EDGES.get() or not _GRAD_ENABLED.get() or _ANOMALY.get() or _CAPTURE.get() is not None:
+        return None
+    return next(TICK)
+
+
+def free_unread(results, since: int | None) -> int:
+    """At the end of a recurrent layer's forward pass: free the values of the tensors it
+    made (creation tick > `since`, from `pass_start`) that no backward rule reads.
 
     A tensor t goes iff its op does not save its output y, no op inside the pass that
     reads t saves it as an input, it is not a state the cells keep (h_t, C_t: retain_grad),
     not one of the pass's `results` and not a leaf. Returns the bytes freed.
     """
-    if _RECORD_EDGES.get() or not _GRAD_ENABLED.get() or _ANOMALY.get() or _CAPTURE.get() is not None:
+    if since is None:
         return 0
     read = dict.fromkeys(results, True)  # every tensor of the pass met so far -> is its value needed?
     stack = list(results)

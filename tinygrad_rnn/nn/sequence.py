@@ -45,10 +45,9 @@ import weakref
 
 import numpy as np
 
-from ..autograd import TICK
 from ..context import on_replay, scope
 from ..errors import ShapeError
-from ..memory import free_unread, gc_paused
+from ..memory import free_unread, gc_paused, pass_start
 from ..tensor import Tensor, cat, stack
 from . import checks
 from .cells import GRUCell, LSTMCell, RNNCell, sizes
@@ -132,7 +131,7 @@ class _Recurrent(Module):
             return self._unroll(x, state)
 
     def _unroll(self, x, state):
-        since = next(TICK)                                        # what this pass makes comes after
+        since = pass_start()                  # record_edge_grads(False): a tick; what this pass makes follows
         x, batched = self._check_input(x)                         # (B, T, D) or (T, B, D)
         time_axis = 1 if self.batch_first or not batched else 0
         T = x.shape[time_axis]

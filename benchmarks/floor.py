@@ -57,7 +57,7 @@ import numpy as np  # after impls: one BLAS thread
 
 # The stages from +apply on reuse the engine's own pieces: its op rows and backward helpers.
 from tinygrad_rnn import ops as _ops  # noqa: E402
-from tinygrad_rnn.autograd import LAST_WRITE, _dense, _fit, _plus  # noqa: E402
+from tinygrad_rnn.autograd import LAST_WRITE, TICK, _dense, _fit, _plus  # noqa: E402
 from tinygrad_rnn.context import _ANOMALY, _GRAD_ENABLED, _RECORD_EDGES, _SCOPE, WATCHED, scope  # noqa: E402
 
 # ==== the floor: a minimal eager engine ======================================
@@ -76,37 +76,6 @@ class Tensor:
         self.data, self.parents, self.back, self.rg = data, parents, back, rg
         self.tick = next(_TICK)
         self.g = self.parts = None
-
-    # +operators (stage 2): the same functions behind operators and methods
-    def __matmul__(self, other):
-        return matmul(self, _lift(other))
-
-    def __add__(self, other):
-        return add(self, _lift(other))
-
-    def __mul__(self, other):
-        return mul(self, _lift(other))
-
-    def __neg__(self):
-        return neg(self)
-
-    def __getitem__(self, index):
-        return getitem(self, index)
-
-    def tanh(self):
-        return tanh(self)
-
-    def sigmoid(self):
-        return sigmoid(self)
-
-    def reshape(self, shape):
-        return reshape(self, shape)
-
-    def log_softmax(self):
-        return log_softmax(self)
-
-    def sum(self):
-        return total(self)
 
 
 def _lift(x):
@@ -281,6 +250,13 @@ def backward(root):
             n.back(n, n.g)
 
 
+# +operators: the same functions behind a Tensor's operators and methods. The unary ones are
+# the functions themselves; a binary operator lifts a number or array to a Tensor first.
+for _name, _f in (("__matmul__", matmul), ("__add__", add), ("__mul__", mul)):
+    setattr(Tensor, _name, lambda self, other, f=_f: f(self, _lift(other)))
+Tensor.__neg__, Tensor.__getitem__, Tensor.tanh, Tensor.sigmoid = neg, getitem, tanh, sigmoid
+Tensor.reshape, Tensor.log_softmax, Tensor.sum = reshape, log_softmax, total
+
 FLOOR = SimpleNamespace(matmul=matmul, add=add, mul=mul, tanh=tanh, sigmoid=sigmoid, neg=neg, sum=total,
                         reshape=reshape, log_softmax=log_softmax, getitem=getitem, cat=cat, stack=stack,
                         leaf=lambda a: Tensor(a, rg=True), const=Tensor, backward=backward,
@@ -294,51 +270,59 @@ OPERATORS = SimpleNamespace(**{**vars(FLOOR), "matmul": operator.matmul, "add": 
 
 
 # ==== +apply: the floor behind one generic forward over the engine's op rows ===
-class Applied(Tensor):
+class _OpMethods:
+    """Operators and methods over the engine's op rows (ops.py), each through the class's `_apply`."""
+
+    __slots__ = ()
+
+    def __matmul__(self, other):
+        return self._apply(_ops.matmul, self, self._lift(other))
+
+    def __add__(self, other):
+        return self._apply(_ops.add, self, self._lift(other))
+
+    def __mul__(self, other):
+        return self._apply(_ops.mul, self, self._lift(other))
+
+    def __neg__(self):
+        return self._apply(_ops.neg, self)
+
+    def __getitem__(self, index):
+        return self._apply(_ops.getitem, self, index=index)
+
+    def tanh(self):
+        return self._apply(_ops.tanh, self)
+
+    def sigmoid(self):
+        return self._apply(_ops.sigmoid, self)
+
+    def reshape(self, shape):
+        return self._apply(_ops.reshape, self, shape=shape)
+
+    def log_softmax(self):
+        return self._apply(_ops.log_softmax, self, axis=-1)
+
+    def sum(self):
+        return self._apply(_ops.sum, self, axis=None, keepdims=False)
+
+    def _lift(self, x):
+        return x if isinstance(x, _OpMethods) else type(self)(np.asarray(x))
+
+
+class Applied(_OpMethods, Tensor):
     """The floor's tensor, made by `_apply` (the op row's forward, any inputs, keyword params)."""
 
     __slots__ = ("params",)
 
-    def __matmul__(self, other):
-        return _apply(_ops.matmul, self, _lift_applied(other))
 
-    def __add__(self, other):
-        return _apply(_ops.add, self, _lift_applied(other))
-
-    def __mul__(self, other):
-        return _apply(_ops.mul, self, _lift_applied(other))
-
-    def __neg__(self):
-        return _apply(_ops.neg, self)
-
-    def __getitem__(self, index):
-        return _apply(_ops.getitem, self, index=index)
-
-    def tanh(self):
-        return _apply(_ops.tanh, self)
-
-    def sigmoid(self):
-        return _apply(_ops.sigmoid, self)
-
-    def reshape(self, shape):
-        return _apply(_ops.reshape, self, shape=shape)
-
-    def log_softmax(self):
-        return _apply(_ops.log_softmax, self, axis=-1)
-
-    def sum(self):
-        return _apply(_ops.sum, self, axis=None, keepdims=False)
-
-
-def _lift_applied(x):
-    return x if isinstance(x, Tensor) else Applied(np.asarray(x))
+def _forward(op, xs, params) -> np.ndarray:
+    """The op row's forward on the arrays (a numpy scalar made a 0-d array)."""
+    y = op.forward(*xs, **params) if params else op.forward(*xs)
+    return y if type(y) is np.ndarray else np.asarray(y)
 
 
 def _apply(op, *inputs, **params):
-    xs = [t.data for t in inputs]
-    y = op.forward(*xs, **params) if params else op.forward(*xs)
-    if type(y) is not np.ndarray:
-        y = np.asarray(y)
+    y = _forward(op, [t.data for t in inputs], params)
     rg = False
     for t in inputs:
         if t.rg:
@@ -347,6 +331,9 @@ def _apply(op, *inputs, **params):
     out = Applied(y, inputs, _BACK[op] if rg else None, rg)
     out.params = params
     return out
+
+
+Applied._apply = staticmethod(_apply)
 
 
 _BACK = {_ops.matmul: _matmul_back, _ops.add: _add_back, _ops.mul: _mul_back, _ops.tanh: _tanh_back,
@@ -413,7 +400,7 @@ def _readout_loss(F, hs, p, targets):
 _NO_PARAMS = {}
 
 
-class Node:
+class Node(_OpMethods):
     """A tensor of the staged engines. Class flags say which features it pays for."""
 
     __slots__ = ("_data", "_op", "_parents", "_params", "_tick", "_requires_grad", "_pending", "_grad",
@@ -423,7 +410,7 @@ class Node:
     def __init__(self, data, requires_grad=False, op=None, parents=(), params=_NO_PARAMS):
         self._data, self._requires_grad = data, requires_grad
         self._op, self._parents, self._params = op, parents, params
-        self._tick = next(_TICK)
+        self._tick = next(TICK)                 # the engine's clock: the written-since check reads it
         self._pending = self._grad = None
         if self.NAMES:
             self._name, self._named, self.scope = op.name if op else "tensor", False, _SCOPE.get()
@@ -432,42 +419,9 @@ class Node:
         if self.CHECKS:
             self._version, self._graph_used = None, False
 
-    def __matmul__(self, other):
-        return apply(_ops.matmul, self, self._lift(other))
-
-    def __add__(self, other):
-        return apply(_ops.add, self, self._lift(other))
-
-    def __mul__(self, other):
-        return apply(_ops.mul, self, self._lift(other))
-
-    def __neg__(self):
-        return apply(_ops.neg, self)
-
-    def __getitem__(self, index):
-        return apply(_ops.getitem, self, index=index)
-
-    def tanh(self):
-        return apply(_ops.tanh, self)
-
-    def sigmoid(self):
-        return apply(_ops.sigmoid, self)
-
-    def reshape(self, shape):
-        return apply(_ops.reshape, self, shape=shape)
-
-    def log_softmax(self):
-        return apply(_ops.log_softmax, self, axis=-1)
-
-    def sum(self):
-        return apply(_ops.sum, self, axis=None, keepdims=False)
-
     def named(self, name):
         self._name, self._named = name, True
         return self
-
-    def _lift(self, x):
-        return x if isinstance(x, Node) else type(self)(np.asarray(x))
 
 
 class Named(Node):
@@ -485,10 +439,7 @@ class Checked(Recorded):
 def apply(op, *inputs, **params):
     """The generic forward: the op row's forward on the arrays, the result recorded."""
     cls = type(inputs[0])
-    xs = [t._data for t in inputs]
-    y = op.forward(*xs, **params) if params else op.forward(*xs)
-    if type(y) is not np.ndarray:
-        y = np.asarray(y)
+    y = _forward(op, [t._data for t in inputs], params)
     rg = False
     for t in inputs:
         if t._requires_grad:
@@ -506,6 +457,9 @@ def apply(op, *inputs, **params):
         if WATCHED[0]:
             raise RuntimeError("floor: anomaly detection and capture hooks are not staged")
     return out
+
+
+Node._apply = staticmethod(apply)
 
 
 def _cat(xs):

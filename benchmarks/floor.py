@@ -48,6 +48,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from types import SimpleNamespace
 
 # isort: off
@@ -59,6 +60,8 @@ import numpy as np  # after impls: one BLAS thread
 from tinygrad_rnn import ops as _ops  # noqa: E402
 from tinygrad_rnn.autograd import LAST_WRITE, TICK, _dense, _fit, _plus  # noqa: E402
 from tinygrad_rnn.context import _ANOMALY, _GRAD_ENABLED, _RECORD_EDGES, _SCOPE, WATCHED, scope  # noqa: E402
+
+_BACKWARD_LOCK = threading.RLock()      # the engine's, one per backward() call (stages with checks)
 
 # ==== the floor: a minimal eager engine ======================================
 _TICK = itertools.count()
@@ -77,21 +80,20 @@ class Tensor:
         self.tick = next(_TICK)
         self.g = self.parts = None
 
+    def receive(self, share):
+        """One consumer's share of ∂E/∂self, summed."""
+        self.g = share if self.g is None else self.g + share
+
+    def defer(self, part):
+        """A weight's (a_t, g_t) or a bias's g_t, kept until self is reached (see _form)."""
+        if self.parts is None:
+            self.parts = [part]
+        else:
+            self.parts.append(part)
+
 
 def _lift(x):
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
-
-
-def _send(p, share):
-    p.g = share if p.g is None else p.g + share
-
-
-def _defer(p, part):
-    """A weight's (a_t, g_t) or a bias's g_t, kept until p is reached (see _form)."""
-    if p.parts is None:
-        p.parts = [part]
-    else:
-        p.parts.append(part)
 
 
 def _rows(xs):
@@ -105,53 +107,53 @@ def _form(n):
     """Σ_t a_tᵀ g_t as one matmul over the stacked steps (a weight), or Σ_t Σ_rows g_t (a bias)."""
     parts, n.parts = n.parts, None
     if type(parts[0]) is tuple:
-        _send(n, _rows([a for a, _ in parts]).T @ _rows([g for _, g in parts]))
+        n.receive(_rows([a for a, _ in parts]).T @ _rows([g for _, g in parts]))
     else:
-        _send(n, _rows(parts).sum(axis=0))
+        n.receive(_rows(parts).sum(axis=0))
 
 
 def matmul(a, w):                               # (.., D) @ (D, H): w is a weight, its share deferred
-    return Tensor(a.data @ w.data, (a, w), _matmul_back, a.rg or w.rg)
+    return type(a)(a.data @ w.data, (a, w), _matmul_back, a.rg or w.rg)
 
 
 def _matmul_back(n, g):
     a, w = n.parents
     if a.rg:
-        _send(a, g @ w.data.T)
+        a.receive(g @ w.data.T)
     if w.rg:
-        _defer(w, (a.data, g))
+        w.defer((a.data, g))
 
 
 def add(a, b):                                  # b may be a bias broadcast over a's rows
-    return Tensor(a.data + b.data, (a, b), _add_back, a.rg or b.rg)
+    return type(a)(a.data + b.data, (a, b), _add_back, a.rg or b.rg)
 
 
 def _add_back(n, g):
     a, b = n.parents
     if a.rg:
-        _send(a, g)
+        a.receive(g)
     if b.rg:
-        (_send if b.data.shape == g.shape else _defer)(b, g)
+        (b.receive if b.data.shape == g.shape else b.defer)(g)
 
 
 def mul(a, b):
-    return Tensor(a.data * b.data, (a, b), _mul_back, a.rg or b.rg)
+    return type(a)(a.data * b.data, (a, b), _mul_back, a.rg or b.rg)
 
 
 def _mul_back(n, g):
     a, b = n.parents
     if a.rg:
-        _send(a, g * b.data)
+        a.receive(g * b.data)
     if b.rg:
-        _send(b, g * a.data)
+        b.receive(g * a.data)
 
 
 def tanh(a):
-    return Tensor(np.tanh(a.data), (a,), _tanh_back, a.rg)
+    return type(a)(np.tanh(a.data), (a,), _tanh_back, a.rg)
 
 
 def _tanh_back(n, g):
-    _send(n.parents[0], g - g * n.data * n.data)
+    n.parents[0].receive(g - g * n.data * n.data)
 
 
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float32, np.float64)}  # no Python float per call
@@ -159,59 +161,59 @@ _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float32, np.float64)}  # no 
 
 def sigmoid(a):
     half = _HALF[a.data.dtype]
-    return Tensor(half * np.tanh(half * a.data) + half, (a,), _sigmoid_back, a.rg)
+    return type(a)(half * np.tanh(half * a.data) + half, (a,), _sigmoid_back, a.rg)
 
 
 def _sigmoid_back(n, g):
-    _send(n.parents[0], g * (n.data - n.data * n.data))
+    n.parents[0].receive(g * (n.data - n.data * n.data))
 
 
 def neg(a):
-    return Tensor(-a.data, (a,), _neg_back, a.rg)
+    return type(a)(-a.data, (a,), _neg_back, a.rg)
 
 
 def _neg_back(n, g):
-    _send(n.parents[0], -g)
+    n.parents[0].receive(-g)
 
 
 def total(a):                                   # Σ of every element, a 0-d result
-    return Tensor(np.asarray(a.data.sum()), (a,), _total_back, a.rg)
+    return type(a)(np.asarray(a.data.sum()), (a,), _total_back, a.rg)
 
 
 def _total_back(n, g):
-    _send(n.parents[0], np.broadcast_to(g, n.parents[0].data.shape))
+    n.parents[0].receive(np.broadcast_to(g, n.parents[0].data.shape))
 
 
 def reshape(a, shape):
-    return Tensor(a.data.reshape(shape), (a,), _reshape_back, a.rg)
+    return type(a)(a.data.reshape(shape), (a,), _reshape_back, a.rg)
 
 
 def _reshape_back(n, g):
-    _send(n.parents[0], g.reshape(n.parents[0].data.shape))
+    n.parents[0].receive(g.reshape(n.parents[0].data.shape))
 
 
 def log_softmax(a):                             # over the last axis
     s = a.data - a.data.max(axis=-1, keepdims=True)
-    return Tensor(s - np.log(np.exp(s).sum(axis=-1, keepdims=True)), (a,), _log_softmax_back, a.rg)
+    return type(a)(s - np.log(np.exp(s).sum(axis=-1, keepdims=True)), (a,), _log_softmax_back, a.rg)
 
 
 def _log_softmax_back(n, g):
-    _send(n.parents[0], g - np.exp(n.data) * g.sum(axis=-1, keepdims=True))
+    n.parents[0].receive(g - np.exp(n.data) * g.sum(axis=-1, keepdims=True))
 
 
 def getitem(a, index):                          # x[:, t] of the input: a constant, no VJP made
     back = (lambda n, g: _scatter(n.parents[0], index, g)) if a.rg else None
-    return Tensor(a.data[index], (a,), back, a.rg)
+    return type(a)(a.data[index], (a,), back, a.rg)
 
 
 def _scatter(a, index, g):
     d = np.zeros_like(a.data)
     np.add.at(d, index, g)
-    _send(a, d)
+    a.receive(d)
 
 
 def cat(xs):                                    # along the last axis: z_t = [h_{t-1}, x_t]
-    return Tensor(np.concatenate([x.data for x in xs], axis=-1), tuple(xs), _cat_back,
+    return type(xs[0])(np.concatenate([x.data for x in xs], axis=-1), tuple(xs), _cat_back,
                   any(x.rg for x in xs))
 
 
@@ -220,30 +222,35 @@ def _cat_back(n, g):
     for x in n.parents:
         stop = start + x.data.shape[-1]
         if x.rg:
-            _send(x, g[..., start:stop])
+            x.receive(g[..., start:stop])
         start = stop
 
 
 def stack(xs):                                  # along axis 1: hs (B, T, H)
-    return Tensor(np.stack([x.data for x in xs], axis=1), tuple(xs), _stack_back, any(x.rg for x in xs))
+    return type(xs[0])(np.stack([x.data for x in xs], axis=1), tuple(xs), _stack_back, any(x.rg for x in xs))
 
 
 def _stack_back(n, g):
     for i, x in enumerate(n.parents):
         if x.rg:
-            _send(x, g[:, i])
+            x.receive(g[:, i])
 
 
-def backward(root):
-    """∂E/∂n in n.g for every n behind root: newest first, each after all its consumers."""
+def newest_first(root):
+    """Every tensor behind root that needs a gradient, newest first (creation order is topological)."""
     seen, todo = {root}, [root]
     while todo:
         for p in todo.pop().parents:
             if p.rg and p not in seen:
                 seen.add(p)
                 todo.append(p)
+    return sorted(seen, key=_by_tick, reverse=True)
+
+
+def backward(root):
+    """∂E/∂n in n.g for every n behind root, each after all its consumers."""
     root.g = np.ones_like(root.data)
-    for n in sorted(seen, key=_by_tick, reverse=True):
+    for n in newest_first(root):
         if n.parts is not None:
             _form(n)
         if n.back is not None:
@@ -346,6 +353,66 @@ APPLIED = SimpleNamespace(**{**vars(OPERATORS), "tanh": Applied.tanh, "sigmoid":
                              "cat": lambda xs: _apply(_ops.cat, *xs, axis=-1),
                              "stack": lambda xs: _apply(_ops.stack, *xs, axis=1),
                              "leaf": lambda a: Applied(a, rg=True), "const": Applied})
+
+
+# ==== floor+contract: the floor's dispatch with the contract's per-tensor features ====
+class Contract(Tensor):
+    """The floor's tensor plus what the engine promises with recording on: a name and the
+    scope it was made in, every share it received kept (an edge record, at the receiving
+    end), a version counter shared with the array it views, the grad-enabled and hook reads
+    per op, and backward's graph-used and written-since checks (`contract_backward`)."""
+
+    __slots__ = ("name", "scope", "shares", "version", "used", "visits")
+
+    def __init__(self, data, parents=(), back=None, rg=False):
+        self.data, self.parents, self.back = data, parents, back
+        self.rg = rg and _GRAD_ENABLED.get()
+        self.tick = next(TICK)
+        self.g = self.parts = self.shares = self.version = None
+        self.name, self.scope, self.used = None, _SCOPE.get(), False
+        if data.base is not None:               # a view (x[:, t], a reshape): its base's counter
+            for p in parents:
+                if data.base is p.data or data.base is p.data.base:
+                    if p.version is None:
+                        p.version = [0]
+                    self.version = p.version
+                    break
+        if WATCHED[0]:
+            raise RuntimeError("floor: anomaly detection and capture hooks are not staged")
+
+    def receive(self, share):
+        if self.shares is None:
+            self.shares = [share]
+        else:
+            self.shares.append(share)
+        self.g = share if self.g is None else self.g + share
+
+    def defer(self, part):
+        if self.shares is None:
+            self.shares = [part]
+        else:
+            self.shares.append(part)
+        Tensor.defer(self, part)
+
+    def named(self, name):
+        self.name = name
+        return self
+
+
+def contract_backward(root):
+    with _BACKWARD_LOCK:
+        _RECORD_EDGES.get(), _ANOMALY.get()
+        root.g = np.ones_like(root.data)
+        order = newest_first(root)
+        for n in order:
+            if n.back is not None and (n.used or n.tick < LAST_WRITE[0]):
+                raise RuntimeError("floor: graph used twice or written since")
+            if n.parts is not None:
+                _form(n)
+            if n.back is not None:
+                n.back(n, n.g)
+                n.used = True
+        root.visits = [n.tick for n in order]   # the visit order, for a replay of the walk
 
 
 # ==== one training step, written once for every stage =========================
@@ -470,17 +537,11 @@ def _stack(xs):
     return apply(_ops.stack, *xs, axis=1)
 
 
-class _Walk:
-    """The backward lock the engine takes per call (stage +checks)."""
-    import threading
-    lock = threading.RLock()
-
-
 def node_backward(root):
     """The engine's walk (autograd._backward) with each stage's features switched in."""
     cls = type(root)
     if cls.CHECKS:
-        with _Walk.lock:
+        with _BACKWARD_LOCK:
             _RECORD_EDGES.get(), _ANOMALY.get()
             _node_backward(root, cls)
     else:
@@ -547,8 +608,12 @@ def _staged(cls):
                               "steps": _steps_in_scopes if cls.NAMES else range})
 
 
+CONTRACT = SimpleNamespace(**{**vars(FLOOR), "leaf": lambda a: Contract(a, rg=True), "const": Contract,
+                              "backward": contract_backward, "named": Contract.named,
+                              "steps": _steps_in_scopes})
 STAGES = {"floor": FLOOR, "+operators": OPERATORS, "+apply": APPLIED, "+op table": _staged(Node),
-          "+names": _staged(Named), "+records": _staged(Recorded), "+checks": _staged(Checked)}
+          "+names": _staged(Named), "+records": _staged(Recorded), "+checks": _staged(Checked),
+          "floor+contract": CONTRACT}
 
 
 class Step:

@@ -107,9 +107,10 @@ def _form(n):
     """Σ_t a_tᵀ g_t as one matmul over the stacked steps (a weight), or Σ_t Σ_rows g_t (a bias)."""
     parts, n.parts = n.parts, None
     if type(parts[0]) is tuple:
-        n.receive(_rows([a for a, _ in parts]).T @ _rows([g for _, g in parts]))
+        total = _rows([a for a, _ in parts]).T @ _rows([g for _, g in parts])
     else:
-        n.receive(_rows(parts).sum(axis=0))
+        total = _rows(parts).sum(axis=0)
+    n.g = total if n.g is None else n.g + total
 
 
 def matmul(a, w):                               # (.., D) @ (D, H): w is a weight, its share deferred

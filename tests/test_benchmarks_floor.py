@@ -61,6 +61,21 @@ def test_the_records_stage_keeps_a_share_per_edge_and_the_plain_stages_keep_none
     assert plain and not any(hasattr(n, "edge_grads") for n in plain)
 
 
+def test_the_contract_stage_names_scopes_and_keeps_every_share():
+    step = floor.build("floor+contract", "rnn", impls.Problem("rnn", SMALL, "float64"))
+    step()
+    T = SMALL[1]
+    assert [len(step.params[k].shares) for k in ("W", "U", "b", "V", "c")] == [T, T, T, 1, 1]
+    loss = step.loss_fn(step.F, step.params, step.x, step.targets)
+    step.F.backward(loss)
+    order = floor.newest_first(loss)
+    states = [n for n in order if n.name == "h_t"]
+    assert sorted(n.scope for n in states) == [f"rnn/t={t}" for t in range(1, T + 1)]
+    assert all(n.used for n in order if n.back is not None) and loss.visits == [n.tick for n in order]
+    with pytest.raises(RuntimeError, match="graph used twice"):
+        step.F.backward(loss)
+
+
 def test_the_table_runs_end_to_end(capsys):
     floor.main(["--models", "rnn", "--sizes", "toy", "--dtypes", "float64", "--repeats", "1",
                 "--sample-ms", "1"])

@@ -1,7 +1,7 @@
 """The floor of an eager engine: how fast can ANY Python engine on numpy run this graph?
 
 `python -m benchmarks.floor [--sizes tiny,char] [--dtypes float64,float32] [--repeats 21]`
-`python -m benchmarks.floor --callgrind [--model rnn --size tiny]`   (instructions a step)
+`python -m benchmarks.floor --callgrind [--models rnn --sizes tiny --dtypes float64]`   (instructions a step)
 
 The engine records one node per primitive and walks them back:
 
@@ -10,8 +10,8 @@ The engine records one node per primitive and walks them back:
 
 At min-char-rnn scale each primitive's numpy kernel takes 1-2 µs, so the Python
 around it decides the speed. How little Python can an engine get away with and
-still record that graph? The floor below is a deliberately minimal engine, a few
-dozen lines: a Tensor is (data, parents, a VJP function, a creation tick); backward
+still record that graph? The floor below is a deliberately minimal engine, one short
+function per primitive and its VJP: a Tensor is (data, parents, a VJP function, a creation tick); backward
 walks the tensors behind the loss newest first and sums the shares each one
 receives; a weight used at every step keeps its (a_t, g_t) factors and forms
 Σ_t a_tᵀ g_t as ONE matmul when it is reached (a bias: one sum), as the engine does.
@@ -23,8 +23,9 @@ above the floor goes:
 
     floor       the minimal engine: one function per primitive, called directly
     +operators  the same, through a Tensor's operators and methods (x_t @ W + h @ U + b, .tanh())
-    +op table   a generic `apply` over the engine's op rows (ops.py) and its backward convention:
-                one `Op.vjp` call per input, `_fit` (unbroadcast, dtype), lazy gradients (sparse.py)
+    +apply      one generic forward over the engine's op rows (ops.py): `op.forward(*xs, **params)`
+    +op table   the engine's backward convention on top: one `Op.vjp` call per input, `_fit`
+                (unbroadcast, dtype), the lazy gradients of sparse.py, `_plus` and `_dense`
     +names      every tensor gets a name and the current scope (a ContextVar read); each
                 step runs in `scope("rnn/t=3")`; the cells name their results (.named("h_t"))
     +records    edge records kept: every share in `edge_grads`, every gradient kept with its
@@ -32,6 +33,10 @@ above the floor goes:
     +checks     version counters and views' shared counters, the graph-used and written-since
                 checks in backward, the grad-enabled and hook reads per op, the backward lock
     engine      the real thing (benchmarks/impls/engine.py: nn.RNN/LSTM, Linear, cross_entropy)
+
+and beside them `floor+contract`: the floor's own dispatch with the per-tensor features the
+engine promises with recording on (name and scope, every share kept, version counters,
+backward's checks), so the cost of the features is seen apart from the cost of the mechanics.
 
 Every stage is checked against the hand-written numpy BPTT (loss and every gradient,
 to 1e-10 in float64) before anything is timed; then all are timed round-robin in

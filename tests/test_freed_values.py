@@ -1,8 +1,8 @@
 """Values no backward rule reads, freed by the recurrent layers under record_edge_grads(False).
 
-Each op's row in ops.py says what its VJPs read (`saves`, PyTorch's saved tensors). At the
-end of their forward pass the sequence layers free the values of their own intermediates
-that nothing reads (memory.free_unread): x_t W, h_{t-1} U, their sum and the sum + b of an
+Each op's row in ops.py says what its VJPs read (`saves`, PyTorch's saved tensors). As each
+time step ends, the sequence layers free the values of their own intermediates that
+nothing reads (memory.free_unread): x_t W, h_{t-1} U, their sum and the sum + b of an
 RNN step. The gradients must not change by a bit, every read of a freed value must raise a
 ValuesFreedError naming the tensor, and nothing is freed where something may read them.
 """

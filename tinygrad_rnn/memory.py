@@ -22,12 +22,13 @@
    backward() reads only some of them: each op's row in ops.py says which
    (`saves`, PyTorch's saved tensors). tanh's rule reads its output h_t, matmul's
    its inputs, add's nothing; so of an RNN step's five arrays, x_t W, h_{t-1} U,
-   their sum and the sum + b are never read again (B=32, T=50, H=128: 6.4 MB of a
+   their sum and the sum + b are never read again (B=32, T=50, H=128: 6.6 MB of a
    medium step's ~16). Under record_edge_grads(False), where no picture will show
-   them, the recurrent layers call `free_unread` at the end of their forward
-   pass: those tensors keep their shape, dtype, gradient and place in the graph,
-   and their array becomes a `FreedValues`, which raises ValuesFreedError
-   wherever the values are read. Nothing is freed while edges are recorded (the
+   them, the recurrent layers call `free_unread` as each time step ends (so they
+   never all exist at once: without that the forward pass's end was a long
+   unroll's peak) and on the outputs they stack after the loop: those tensors
+   keep their shape, dtype and place in the graph, and their array becomes a
+   `FreedValues`, which raises ValuesFreedError wherever the values are read. Nothing is freed while edges are recorded (the
    pictures show values), under no_grad(), detect_anomaly() or tg.compile's
    capture (both read every value).
 """
@@ -168,18 +169,23 @@ def _reads(op, i: int) -> bool:
     return "x" in op.saves or (i < 2 and "ab"[i] in op.saves)
 
 
+def frees_values() -> bool:
+    """Does a recurrent layer free what no rule reads here? Under record_edge_grads(False),
+    with a graph built, no detect_anomaly() and no tg.compile capture (both read every value)."""
+    return not (_RECORD_EDGES.get() or not _GRAD_ENABLED.get() or _ANOMALY.get()
+                or _CAPTURE.get() is not None)
+
+
 def pass_start() -> int | None:
-    """Where a recurrent layer's forward pass starts (a tick: what it makes comes after), if
-    `free_unread` is to free its values: under record_edge_grads(False), with a graph built,
-    no detect_anomaly() and no tg.compile capture. Else None (and no tick is taken)."""
-    if _RECORD_EDGES.get() or not _GRAD_ENABLED.get() or _ANOMALY.get() or _CAPTURE.get() is not None:
-        return None
-    return next(TICK)
+    """Where a part of a layer's forward pass starts (a tick: what it makes comes after), if
+    `free_unread` is to free its values (`frees_values`); else None, and no tick is taken."""
+    return next(TICK) if frees_values() else None
 
 
 def free_unread(results, since: int | None) -> int:
-    """At the end of a recurrent layer's forward pass: free the values of the tensors it
-    made (creation tick > `since`, from `pass_start`) that no backward rule reads.
+    """At the end of a part of a recurrent layer's forward pass (a time step; the outputs
+    stacked after the loop): free the values of the tensors it made (creation tick > `since`,
+    from `pass_start`) that no backward rule reads.
 
     A tensor t goes iff its op does not save its output y, no op inside the pass that
     reads t saves it as an input, it is not a state the cells keep (h_t, C_t: retain_grad),

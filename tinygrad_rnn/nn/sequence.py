@@ -45,9 +45,10 @@ import weakref
 
 import numpy as np
 
+from ..autograd import TICK
 from ..context import on_replay, scope
 from ..errors import ShapeError
-from ..memory import free_unread, gc_paused, pass_start
+from ..memory import free_unread, frees_values, gc_paused, pass_start
 from ..tensor import Tensor, cat, stack
 from . import checks
 from .cells import GRUCell, LSTMCell, RNNCell, sizes
@@ -120,9 +121,13 @@ class _Recurrent(Module):
         `state` is a tuple, (h,) or (h, C); returns the state of every step, indexed by t - 1."""
         T = len(xs)
         out = [None] * T
+        frees = frees_values()            # record_edge_grads(False): see memory.py
         for t in (range(T, 0, -1) if reverse else range(1, T + 1)):
+            since = next(TICK) if frees else None
             with scope(self._scope(t, reverse, l)):
                 state = cell.step(xs[t - 1], state)               # (B, H) each
+            if frees:
+                free_unread(state, since)     # the step's values no backward rule reads, at once
             out[t - 1] = state
         return out
 
@@ -131,7 +136,6 @@ class _Recurrent(Module):
             return self._unroll(x, state)
 
     def _unroll(self, x, state):
-        since = pass_start()                  # record_edge_grads(False): a tick; what this pass makes follows
         x, batched = self._check_input(x)                         # (B, T, D) or (T, B, D)
         time_axis = 1 if self.batch_first or not batched else 0
         T = x.shape[time_axis]
@@ -150,12 +154,13 @@ class _Recurrent(Module):
         self._reverse_refs = [tuple(map(weakref.ref, step)) for step in seqs[1]] \
             if self.bidirectional else None
         on_replay(self, "_refs", "_reverse_refs")                 # tg.compile: states of a replay
+        since = pass_start()                  # record_edge_grads(False): a tick; what follows is freed
         outputs = [stack([step[0] for step in seq], axis=time_axis) for seq in seqs]   # (B, T, H) each
         outputs = outputs[0] if len(outputs) == 1 else cat(outputs, axis=-1)          # (B, T, H·dirs)
         result = tuple(self._final([s[k] for s in finals], batched) for k in range(len(finals[0])))
         if not batched:
             outputs = outputs[0]                                  # (T, H·dirs)
-        free_unread((outputs, *result), since)    # record_edge_grads(False): what backward never reads
+        free_unread((outputs, *result), since)    # the stacks a cat copied (bidirectional), if any
         return outputs, self.cells[0].from_tuple(result)
 
     def _scope(self, t: int, reverse: bool, l: int | None = None) -> str:

@@ -281,3 +281,19 @@ def test_an_ops_rules_read_everything_it_saves(op, xs, params):
         inputs = [_placeholder(x) if j == i else x for j, x in enumerate(xs)]
         with pytest.raises(ValuesFreedError):
             _vjps(op, inputs, ys, g, params)
+
+
+def test_each_step_is_freed_before_the_next_one_runs():
+    # So a step's values never all exist at once (the forward pass's end was a long unroll's peak).
+    layer = _layer()
+    step, seen = layer.cells[0].step, []
+
+    def watched(x_t, state):
+        if state[0].op is not None:                       # h_{t-1} of the step before: tanh(a_{t-1})
+            seen.append(is_freed(state[0].parents[0]))
+        return step(x_t, state)
+
+    layer.cells[0].step = watched
+    with tg.record_edge_grads(False):
+        layer(_x())
+    assert seen == [True] * (T - 1)

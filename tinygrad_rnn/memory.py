@@ -28,9 +28,9 @@
    never all exist at once: without that the forward pass's end was a long
    unroll's peak) and on the outputs they stack after the loop: those tensors
    keep their shape, dtype and place in the graph, and their array becomes a
-   `FreedValues`, which raises ValuesFreedError wherever the values are read. Nothing is freed while edges are recorded (the
-   pictures show values), under no_grad(), detect_anomaly() or tg.compile's
-   capture (both read every value).
+   `FreedValues`, which raises ValuesFreedError wherever the values are read.
+   Nothing is freed while edges are recorded (the pictures show values), under
+   no_grad(), detect_anomaly() or tg.compile's capture (both read every value).
 """
 
 from __future__ import annotations

@@ -515,8 +515,12 @@ class Tensor(TorchMethods):
 def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     """Run `op` forward on the inputs' arrays and record it in the graph."""
     try:
-        arrays = [t._data for t in inputs]
-        y = op.forward(*arrays, **params) if params else op.forward(*arrays)   # `**{}` costs 0.2 µs
+        if params:
+            y = op.forward(*[t._data for t in inputs], **params)
+        elif len(inputs) == 2:          # x @ W, a + b: most ops; no list, no `**{}` (0.4 µs)
+            y = op.forward(inputs[0]._data, inputs[1]._data)
+        else:
+            y = op.forward(*[t._data for t in inputs])
     except (ValueError, IndexError, TypeError, ValuesFreedError) as e:
         raise _forward_error(op, inputs, params, e) from None
     if type(y) is not np.ndarray:       # a numpy scalar (x.sum()) becomes a 0-d array

@@ -45,11 +45,12 @@ import weakref
 
 import numpy as np
 
+from .. import ops
 from ..autograd import TICK
 from ..context import _SCOPE, current_scope, on_replay, scope
 from ..errors import ShapeError
 from ..memory import free_unread, frees_values, gc_paused, pass_start
-from ..tensor import Tensor, cat, stack
+from ..tensor import Tensor, apply, cat, stack
 from . import checks
 from .cells import GRUCell, LSTMCell, RNNCell, sizes
 from .layers import Dropout
@@ -77,7 +78,10 @@ class _TimeSteps:
         return self.T
 
     def __getitem__(self, i: int) -> Tensor:
-        return (self.x[:, i] if self.time_axis == 1 else self.x[i]).named("x_t")   # (B, D)
+        # x[:, t - 1] (or x[t - 1]) as the getitem op itself: an int and a slice need none of
+        # Tensor.__getitem__'s index conversions (skipping them is 1% of a tiny RNN step)
+        index = (slice(None), i) if self.time_axis == 1 else (i,)
+        return apply(ops.getitem, self.x, index=index).named("x_t")             # (B, D)
 
 
 class _Recurrent(Module):

@@ -126,7 +126,7 @@ class _Recurrent(Module):
 
         Step t runs in its scope ('rnn/t=3', under the caller's), set and reset here as
         ``with scope(...)`` would, without a scope object and its re-entry bookkeeping per
-        step (1.3% of a tiny RNN training step, measured)."""
+        step (1.2% of a tiny RNN training step, measured)."""
         T = len(xs)
         out = [None] * T
         frees = frees_values()            # record_edge_grads(False): see memory.py

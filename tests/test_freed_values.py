@@ -97,6 +97,23 @@ def test_an_rnn_step_frees_the_four_arrays_under_its_tanh():
         assert [is_freed(p) for p in a_t.parents[0].parents] == [True, True]
 
 
+def test_backward_from_a_freed_intermediate_needs_none_of_its_values():
+    # a_3 = x_3 W + h_2 U + b is freed, but add's rule reads nothing: backward from it works
+    # and gives the parameters' gradients of the run that kept every value.
+    grads = {}
+    for record in (True, False):
+        layer = _layer()
+        with tg.record_edge_grads(record):
+            outputs, _ = layer(_x())                      # held: the states live while it does
+            a_3 = layer.states[2].parents[0]
+            assert is_freed(a_3) is not record
+            a_3.backward(np.ones((B, H)))
+        grads[record] = {n: p.grad.copy() for n, p in layer.named_parameters()}
+    assert grads[True].keys() == grads[False].keys() and grads[True]
+    for name in grads[True]:
+        np.testing.assert_allclose(grads[False][name], grads[True][name], **TOL, err_msg=name)
+
+
 def test_the_freed_bytes_are_gone_from_the_graph():
     # The bytes the graph's arrays hold, counted once per array: four (B, H) arrays a step fewer.
     def held(graph):

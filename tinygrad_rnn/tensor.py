@@ -34,7 +34,7 @@ from .errors import (
     values_freed,
     where,
 )
-from .memory import FreedValues, gc_paused
+from .memory import gc_paused, is_freed
 from .torch_methods import Size, TorchMethods
 
 # One clock (autograd.TICK) ticks at every event: a tensor being made, or its `.data` written.
@@ -150,7 +150,7 @@ class Tensor(TorchMethods):
     # ---- the array -------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
-        if type(self._data) is FreedValues:       # memory.free_unread let them go: say so, never guess
+        if is_freed(self):                        # memory.free_unread let them go: say so, never guess
             raise ValuesFreedError(values_freed(self.name, self.scope, self.shape, self.dtype))
         return self._data
 
@@ -322,7 +322,7 @@ class Tensor(TorchMethods):
         return (self[i] for i in range(len(self)))
 
     def __repr__(self):
-        if type(self._data) is FreedValues:     # repr never raises: it says what is gone (memory.py)
+        if is_freed(self):                      # repr never raises: it says what is gone (memory.py)
             body = f"<values freed: backward() does not read them>, shape={self.shape}, scope={self.scope!r}"
         else:
             body = np.array2string(self._data, precision=4, separator=", ", threshold=20)
@@ -571,7 +571,7 @@ def _forward_error(op: ops.Op, inputs, params, e: Exception) -> Exception:
     they are the problem (bool - bool, -bool, int ** negative int: numpy's refusals); for an input
     whose values were freed (memory.py), a ValuesFreedError naming it."""
     for t in inputs:
-        if type(t._data) is FreedValues:
+        if is_freed(t):
             return ValuesFreedError(values_freed(t.name, t.scope, t.shape, t.dtype, f" (read by {op.name})"))
     shapes = [t.shape for t in inputs]
     if not params and op.name != "matmul":  # elementwise: if the shapes broadcast, it is the dtypes

@@ -89,7 +89,11 @@ def check(step, ref_loss, ref_grads, dtype, with_grads) -> str:
 
 # ---- timing -----------------------------------------------------------------
 def inner_count(step, sample_s: float) -> int:
-    """How many consecutive steps make one sample at least `sample_s` long."""
+    """How many consecutive steps make one sample at least `sample_s` long.
+
+    It times the second call, so a step must be steady from there: one with slow first
+    calls (tg.compile's two captures) makes them when it is built (impls/engine_compiled.py).
+    """
     step()  # warm-up
     t0 = time.process_time()
     step()

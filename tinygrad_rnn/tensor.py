@@ -92,6 +92,7 @@ def _convert(data, dtype) -> np.ndarray:
 
 
 _new_object = object.__new__
+_VISITS = weakref.WeakKeyDictionary()   # root -> its last recorded backward's visit order (Tensor._visits)
 
 
 class Tensor(TorchMethods):
@@ -102,10 +103,16 @@ class Tensor(TorchMethods):
     torch's dim/keepdim (dialect.py).
     """
 
+    # One slot per field every tensor sets (a long unroll keeps T steps of tensors: each slot
+    # is 8 bytes of every one). Two kinds of tensor are subclasses that say what they are:
+    # a lifted constant (`Constant`) and a detached tensor (`Detached`, which alone has the
+    # slot `_detached_from`); the rest of Tensor reads their class-level defaults below.
     __slots__ = ("_data", "_grad", "_shared", "_requires_grad", "_name", "_named", "scope", "edge_grads",
                  "_op", "_parents", "_params", "_tick", "_version", "_graph_used",
-                 "_pending", "_constant", "_detached_from", "_visits", "_retains_grad", "__weakref__")
+                 "_pending", "_retains_grad", "__weakref__")
     __array_ufunc__ = None  # `ndarray * Tensor` must call Tensor.__rmul__, not numpy
+    _constant = False       # a number or array an operator lifted (`x * 0.5`): see Constant
+    _detached_from = None   # detach(): a weak reference to the tensor it was cut from (Detached)
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None, dtype=None):
         if not isinstance(requires_grad, (bool, np.bool_)):
@@ -144,8 +151,20 @@ class Tensor(TorchMethods):
         self._version = None              # [tick of the last write to this memory], shared by views
         self._graph_used = False          # a backward() without retain_graph went through it
         self._pending = None              # gradients arriving during backward()
-        self._constant = False            # a number or array an operator lifted (`x * 0.5`)
-        self._detached_from = None        # detach(): a weak reference to the tensor it was cut from
+
+    @property
+    def _visits(self) -> list[int] | None:
+        """The creation ticks the last recorded backward() from this root visited, in order
+        (autograd.visit_order; viz.to_html replays them). Only a root has them, so they live
+        in a side table, not in a slot every tensor would carry."""
+        return _VISITS.get(self)
+
+    @_visits.setter
+    def _visits(self, ticks: list[int] | None):
+        if ticks is None:
+            _VISITS.pop(self, None)
+        else:
+            _VISITS[self] = ticks
 
     # ---- the array -------------------------------------------------------
     @property
@@ -277,7 +296,9 @@ class Tensor(TorchMethods):
         """The same values, cut from the graph: gradient stops here (truncated BPTT).
         The same memory too, so the same version counter: a write through the detached
         tensor is a write to this one, and backward() refuses a graph that needed it."""
-        out = Tensor._from_array(self._data, False, self._name)
+        out = _new_object(Detached)
+        out._data = self._data
+        out._init(False, self._name)
         out._version = self._shared_version()
         out._named = self._named
         out._detached_from = weakref.ref(self)     # weak: the cut must not keep the old graph alive
@@ -595,9 +616,27 @@ def _lift(x, like: Tensor) -> Tensor:
     elif type(x) is int and like._data.dtype.kind in "iu":   # int tensor * 2 stays an int, as torch
         x = np.asarray(x, dtype=like._data.dtype if np.can_cast(np.min_scalar_type(x), like._data.dtype)
                        else np.int64)
-    out = Tensor._from_array(_as_array(x), False, "const")
-    out._constant = True
+    out = _new_object(Constant)
+    out._data = _as_array(x)
+    out._init(False, "const")
     return out
+
+
+class Constant(Tensor):
+    """A number or array an operator lifted into the graph (`x * 0.5`, `1 - z_t`): a Tensor
+    whose class says so (the pictures write a scalar one into its op's label). No field of
+    its own, so the flag costs the other tensors nothing."""
+
+    __slots__ = ()
+    _constant = True
+
+
+class Detached(Tensor):
+    """What `detach()` returns: the same values, cut from the graph, and a weak reference
+    to the tensor it was cut from (the pictures draw the cut). The one kind of tensor with
+    that field, so only it has the slot."""
+
+    __slots__ = ("_detached_from",)
 
 
 class ValuesIndices(NamedTuple):

@@ -93,14 +93,14 @@ class CompiledStep:
                               "captured; running the rest eagerly", stacklevel=2)
                 self._warned = True
             return self.fn(*args)
-        extra = tuple(k.obj for _, k in free if type(k) is _Same and type(k.obj) is np.ndarray)
-        full = args + extra               # arrays from fn's globals and closure: read as arguments
+        full = args + tuple(k.obj for _, k in free if type(k) is _Same and type(k.obj) is np.ndarray) \
+            if free else args             # arrays from fn's globals and closure: read as arguments
         if program is not None and not program.guards_hold(full):
             return self.fn(*args)         # e.g. a target out of range: eager says what is wrong
         if program is None or not program.can_replay() or not program.confirmed:
             self.captures += 1
             first = program if program is not None and program.as_captured() else None
-            program = self.programs[key] = _Program.capture(self.fn, args, program, extra)
+            program = self.programs[key] = _Program.capture(self.fn, args, program, full[len(args):])
             if first is not None:             # the second call, captured again: the same tape?
                 _same_tape(first, program)
                 program.confirmed = True
@@ -565,13 +565,16 @@ class _Program:
         for obj, attrs in self.effects:          # e.g. rnn.states: this replay's h_t, not a stale pass's
             for name, value in attrs.items():
                 setattr(obj, name, value)
-        root = self.slot_of[id(self.root)]
+        root = self.root_slot
         return self.results(args, vals, DROPPED if root in self.dropped else grads[root])
 
     def results(self, args, vals, loss_grad):
-        """What fn returned, as new Tensors holding this step's values (no graph: see .graph).
-        Each call's are its own, so a list of earlier losses keeps their values."""
-        out = tuple(Tensor(vals[self.slot_of[id(t)]], name=t.name) for t in self.outputs)
+        """What fn returned, as new Tensors holding copies of this step's values (no graph: see
+        .graph), as Tensor(value, name=...) makes them without its checks (each call's are its
+        own, so a list of earlier losses keeps their values)."""
+        out = tuple(Tensor._from_array(np.array(vals[s]), False, name) for s, name in self.output_slots)
+        for t in out:
+            t._named = True
         out[0]._grad, out[0]._shared = loss_grad, True         # the graph's loss holds it too
         return out if self.many else out[0]
 
@@ -586,7 +589,8 @@ class _Program:
             g = grads[s]
             if g is not None:
                 g = g.copy() if s in self.shared_grads else g
-                t.grad = g if t.grad is None or not self.accumulate[s] else t.grad + g
+                old = t._grad                     # (not .grad: reading a shared one copies it)
+                t.grad = g if old is None or not self.accumulate[s] else old + g
 
     def _verify(self, args, before):
         """Replay the captured step once and compare it with what eager computed.
@@ -605,6 +609,8 @@ class _Program:
         self.write_graph, writer = codegen.build(self, self.shared_grads)
         self.code += "\n" + writer
         self.live_slots = [(t, self.slot_of[id(t)]) for t, *_ in self.live_params]
+        self.root_slot = self.slot_of[id(self.root)]
+        self.output_slots = [(self.slot_of[id(t)], t.name) for t in self.outputs]
         # the coarsest float dtype of the step: float32 weights on float64 inputs (numpy
         # promotes) give float32 gradients, which float64's 1e-9 would refuse as if fn clipped
         tol = max(_tolerance(t.dtype) for t in self.tensors if t.dtype.kind == "f")
@@ -648,17 +654,26 @@ class _Program:
 
     def can_replay(self) -> bool:
         """The step as captured (see `as_captured`), and nothing about the parameters'
-        gradients unknown (add to one or replace it? the next capture sees)."""
-        return self.as_captured() and all(
-            t.grad is None or self.slot_of[id(t)] in self.accumulate for t, *_ in self.live_params)
+        gradients unknown (add to one or replace it? the next capture sees). One loop, run
+        before every replay: it reads `_grad`, since `.grad` would copy a shared gradient."""
+        if not self.as_captured():
+            return False
+        for t, s in self.live_slots:
+            if t._grad is not None and s not in self.accumulate:
+                return False
+        return True
 
     def as_captured(self) -> bool:
         """The modules as captured (no parameter replaced, no train()/eval() since), and the
         parameters' shapes, dtypes and requires_grad as captured (a weight frozen between
         calls gets no gradient): a new capture should then record the same tape."""
-        return self.trusted and self.modules_at == CHANGES[0] and all(
-            t._data.shape == shape and t._data.dtype == dtype and t._requires_grad == requires_grad
-            for t, shape, dtype, requires_grad in self.live_params)
+        if not self.trusted or self.modules_at != CHANGES[0]:
+            return False
+        for t, shape, dtype, requires_grad in self.live_params:
+            a = t._data
+            if a.shape != shape or a.dtype != dtype or t._requires_grad != requires_grad:
+                return False
+        return True
 
 
 _UNSIGNED = {np.dtype(t): np.dtype(t.replace("int", "uint")) for t in ("int8", "int16", "int32", "int64")}

@@ -76,7 +76,11 @@ class _Cell(Module):
 
     @property
     def dtype(self):
-        # The first parameter's (W, W_f, W_r), found without walking them all: a layer reads it on every call.
+        # The first parameter's (W, W_f, W_r), read from the attributes directly: a layer reads it
+        # on every call, and walking the parameters (`_children`) was 0.2% of a tiny RNN step.
+        for value in vars(self).values():
+            if isinstance(value, Parameter):
+                return value.dtype
         return next(p for _, p in self._children() if isinstance(p, Parameter)).dtype
 
     def as_tuple(self, state) -> tuple:

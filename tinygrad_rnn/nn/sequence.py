@@ -57,6 +57,8 @@ from .layers import Dropout
 from .module import Module
 
 STATE_LAYOUTS = ("course", "torch")
+_SCOPES: dict[tuple, list[str]] = {}    # (caller's scope, name, reverse, layer) -> steps' scopes
+_KEPT_SCOPES = 1000                     # longer sequences make theirs each pass (memory: see _scopes)
 
 
 def _joined(h_t: list[Tensor], mask) -> Tensor:
@@ -85,15 +87,16 @@ class _TimeSteps:
 
 
 class _Pass:
-    """Weak references to one direction's states of the last forward pass, a tuple per step:
-    (h_t,) or (h_t, C_t). An object, not a list: `Module.parameters()` looks inside every list
-    and tuple a module holds, and zero_grad() runs it every training step (walking T tuples of
-    references was 2.9% of a tiny RNN step, measured)."""
+    """Weak references to one direction's states of the last forward pass: ``parts[0]`` to
+    h_1 .. h_T (``parts[1]`` to C_1 .. C_T for the LSTM). An object, not a list: `Module.parameters()`
+    looks inside every list and tuple a module holds, and zero_grad() runs it every training step
+    (walking T tuples of references was 2.2% of a tiny RNN step, measured). One list per part, made
+    by `map`: a tuple of references per step cost three times as much."""
 
-    __slots__ = ("steps",)
+    __slots__ = ("parts",)
 
     def __init__(self, states: list[tuple]):
-        self.steps = [tuple(map(weakref.ref, step)) for step in states]
+        self.parts = [list(map(weakref.ref, part)) for part in zip(*states)]
 
 
 class _Recurrent(Module):
@@ -142,11 +145,10 @@ class _Recurrent(Module):
         T = len(xs)
         out = [None] * T
         frees = frees_values()            # record_edge_grads(False): see memory.py
-        parent = current_scope()
-        prefix = f"{parent}/" if parent else ""
+        scopes = self._scopes(T, reverse, l)
         for t in (range(T, 0, -1) if reverse else range(1, T + 1)):
             since = next(TICK) if frees else None
-            token = _SCOPE.set(prefix + self._scope(t, reverse, l))
+            token = _SCOPE.set(scopes[t - 1])
             try:
                 state = cell.step(xs[t - 1], state)               # (B, H) each
             finally:
@@ -193,6 +195,23 @@ class _Recurrent(Module):
         lane = f"{self.name}/reverse" if reverse else self.name
         # interned: x_t and the cell's tensors of one step share one string, not one each
         return sys.intern(f"{lane}/t={t}" + (f"/layer={l}" if l is not None and self.num_layers > 1 else ""))
+
+    def _scopes(self, T: int, reverse: bool, l: int) -> list[str]:
+        """The scopes of steps 1..T under the caller's ('outer/rnn/t=3'), by t - 1. Kept for the
+        next pass (up to _KEPT_SCOPES steps; a key per caller's scope, name, lane and layer): a
+        training loop runs the same steps every time, and making each step's name again (an
+        f-string and an intern) was 0.9% of a tiny RNN step, measured."""
+        parent = current_scope()
+        key = (parent, self.name, reverse, l if self.num_layers > 1 else None)
+        scopes = _SCOPES.get(key)
+        if scopes is None or len(scopes) < T:
+            prefix = f"{parent}/" if parent else ""
+            scopes = [sys.intern(prefix + self._scope(t, reverse, l)) for t in range(1, T + 1)]
+            if T <= _KEPT_SCOPES:
+                if len(_SCOPES) >= 64:    # many callers' scopes: start again rather than grow
+                    _SCOPES.clear()
+                _SCOPES[key] = scopes
+        return scopes
 
     def _inputs(self, x: Tensor, time_axis: int, T: int, reverse: bool):
         """x_1 .. x_T of one lane, (B, D) each. One layer: read when its step runs, inside
@@ -245,7 +264,7 @@ class _Recurrent(Module):
             raise RuntimeError(f"{self._who()}: `{what}` needs bidirectional=True")
         if refs is None:
             raise RuntimeError(f"{self._who()}: `{what}` is empty: run a forward pass first")
-        tensors = [r[k]() for r in refs.steps]
+        tensors = [r() for r in refs.parts[k]]
         if any(t is None for t in tensors):
             raise RuntimeError(
                 f"{self._who()}: the per-step tensors behind `{what}` were freed with the outputs of "

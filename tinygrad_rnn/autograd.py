@@ -30,6 +30,7 @@ import operator
 import threading
 
 import numpy as np
+from numpy import ndarray
 
 from .anomaly import check_finite
 from .context import _ANOMALY, _RECORD_EDGES
@@ -112,11 +113,14 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
     root._pending = seed
     try:
         for node in reversed(order):                # newest first: consumers before their inputs
-            if node._op is not None and (node._graph_used or node._tick < LAST_WRITE[0]):
+            op = node._op
+            if op is not None and (node._graph_used or node._tick < LAST_WRITE[0]):
                 check_graph_usable(node)            # used by an earlier backward? an input written since?
-            if node._op is None and frozen:
+            if op is None and frozen:
                 frozen.pop(node, None)              # a leaf comes after all its uses: its copy has served
-            g, node._pending = _dense(node._pending), None     # Σ of the shares sent to it: ∂E/∂node
+            g, node._pending = node._pending, None  # Σ of the shares sent to it: ∂E/∂node
+            if type(g) is not ndarray or g.base is not None and not g.flags.writeable:
+                g = _dense(g)                       # (a new array owns its memory: the common case)
             if anomaly:
                 check_finite(g, f"the gradient summed at '{node.name}'", node)
             if record and node._grad is None:       # the common case, inline: recorded, first backward
@@ -125,36 +129,38 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
                 _keep(node, g, record)
             else:
                 node._grad = DROPPED                # g is sent on below, then freed: not kept
-            if node._op is None:
+            if op is None:
                 continue                            # a leaf: nothing to send on
+            parents, y, params = node._parents, node._data, node._params
             xs = []                                 # the inputs' arrays; a loop, not a list comprehension:
-            for p in node._parents:                 # Python 3.11 makes a function object for each of
+            for p in parents:                       # Python 3.11 makes a function object for each of
                 xs.append(p._data)                  # those (2,000 instructions a node, the loop 1,100)
-            if frozen and node._op is _MATMUL:
-                xs[1] = frozen.get(node._parents[1], xs[1])     # W as a contiguous Wᵀ (records.prepare)
+            if frozen and op is _MATMUL:
+                xs[1] = frozen.get(parents[1], xs[1])       # W as a contiguous Wᵀ (records.prepare)
+            rules = None if params or op.variadic else op.vjps   # called directly, as Op.vjp would
             shares = []
-            for i, p in enumerate(node._parents):
-                share = None
-                if p._requires_grad:
-                    share = _fit(node._op.vjp(i, g, node._data, xs, node._params), xs[i])  # ∂E/∂x_i
-                    if anomaly:
-                        check_finite(share, f"backward of {node._op.name}", node, *node._parents,
-                                     grad_of=(p, g))
-                    if not record and type(share) in _DEFERRED:
-                        share = formed_if_large(share)
-                    elif not record and node._grad is DROPPED and (p._op is None or p._retains_grad) \
-                            and _part_of(share, g):
-                        share = share.copy()        # a stack's slice to a kept h_t: g can go now
-                    # a new array, never in place: each share is an edge's record
-                    if p._pending is None:
-                        p._pending = share
-                        # (a type test first: a lazy share would form its dense array to answer .base)
-                        if share is g or (type(share) is np.ndarray and share.base is not None):
-                            p._shared = node._shared = True     # g itself or a view (add, x.T, stack)
-                    else:
-                        p._pending, p._shared = _plus(p._pending, share), False
-                    if keep is not None and node._op is _MATMUL:
-                        share = keep(node, i, g, share, xs)
+            for i, p in enumerate(parents):
+                if not p._requires_grad:
+                    shares.append(None)
+                    continue
+                x = xs[i]
+                share = rules[i](g, y, *xs) if rules else op.vjp(i, g, y, xs, params)     # ∂E/∂x_i
+                if share.shape != x.shape or share.dtype is not x.dtype:
+                    share = _fit(share, x)
+                if anomaly:
+                    check_finite(share, f"backward of {op.name}", node, *parents, grad_of=(p, g))
+                if not record:
+                    share = _unrecorded(node, p, g, share)
+                # a new array, never in place: each share is an edge's record
+                if p._pending is None:
+                    p._pending = share
+                    # (a type test first: a lazy share would form its dense array to answer .base)
+                    if share is g or (type(share) is ndarray and share.base is not None):
+                        p._shared = node._shared = True     # g itself or a view (add, x.T, stack)
+                else:
+                    p._pending, p._shared = _plus(p._pending, share), False
+                if keep is not None and op is _MATMUL:
+                    share = keep(node, i, g, share, xs)
                 shares.append(share)
             node.edge_grads = tuple(shares) if record else None
             node._graph_used = not retain_graph
@@ -162,7 +168,16 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
         for node in order:                          # leave no half-summed shares behind
             node._pending = None
         raise
-    root._visits = [node._tick for node in reversed(order)] if record else None  # for viz.to_html's replay
+    root._visits = list(map(_creation_time, reversed(order))) if record else None  # for viz.to_html's replay
+
+
+def _unrecorded(node, p, g, share):
+    """The share as sent with edges unrecorded: a lazy sum of one large part formed now, a slice copied."""
+    if type(share) in _DEFERRED:
+        return formed_if_large(share)
+    if node._grad is DROPPED and (p._op is None or p._retains_grad) and _part_of(share, g):
+        return share.copy()                         # a stack's slice to a kept h_t: g can go now
+    return share
 
 
 def _keep(node, g: np.ndarray, record: bool) -> None:
@@ -187,7 +202,9 @@ def _part_of(share, g) -> bool:
 
 def _plus(pending, share):
     """pending + share, a new array or backward's own lazy sum extended (LazyGrad.accumulate)."""
-    return pending.accumulate(share) if isinstance(pending, LazyGrad) else pending + share
+    if type(pending) is not ndarray and isinstance(pending, LazyGrad):     # (the common case tested first)
+        return pending.accumulate(share)
+    return pending + share
 
 
 def _accumulate(node, g: np.ndarray) -> np.ndarray:

@@ -19,8 +19,6 @@ on the same arrays, so it is the share, bit for bit.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
 from . import ops
@@ -58,12 +56,12 @@ def prepare(order, record: bool):
       edge records keep the same copy (an optimizer writes W in place after backward()).
     - keep: the Recorder, or None (recording off, or no record other than the shares).
     """
-    share_bytes, leaves = Counter(), {}
+    share_bytes, leaves, matmul = {}, {}, ops.matmul
     for n in order:
-        if n._op is ops.matmul:
+        if n._op is matmul:
             a, w = n._parents
             if a._requires_grad:                  # x @ W sends x a share of x's size: T of them for U
-                share_bytes[w] += a._data.nbytes
+                share_bytes[w] = share_bytes.get(w, 0) + a._data.nbytes
                 if record and a._op is None and w._requires_grad and w._data.ndim == 2 and a not in leaves:
                     leaves[a] = a._data.copy()    # a parameter an optimizer writes in place
     # np.array, not np.ascontiguousarray: a W in Fortran order (`U.data = M.T`) is a contiguous

@@ -33,7 +33,9 @@ class LazyGrad:
     __slots__ = ("shape", "dtype", "parts", "_owned")
 
     def __init__(self, shape, dtype, parts, owned: bool = False):
-        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        # (a rule passes x.shape and x.dtype: converting them again was a third of the cost)
+        self.shape = shape if type(shape) is tuple else tuple(shape)
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         self.parts = parts              # the pieces, as each subclass documents
         self._owned = owned             # a sum made during backward, not an edge's record
 
@@ -156,7 +158,7 @@ class FactoredGrad(LazyGrad):
 
     def dense(self) -> np.ndarray:
         out = None
-        for A, G in _stacked((_rows(a), _rows(g)) for a, g in self.parts):   # (rows, D), (rows, H)
+        for A, G in _stacked(self.parts):                           # (rows, D), (rows, H)
             if out is None:
                 out = A.T @ G                                       # (D, H)
             else:
@@ -185,32 +187,35 @@ def formed_if_large(share: LazyGrad):
 
 
 def _stacked(parts):
-    """Pieces stacked a few steps at a time: ([a_1; …; a_k], [g_1; …; g_k]), then the next k.
+    """The pieces (a_t, g_t) stacked a few steps at a time as rows: ([a_1; …; a_k], [g_1; …; g_k]),
+    then the next k.
 
-    Each part is a tuple of arrays of rows: (a_t, g_t) for a FactoredGrad, (g_t,) for a SummedGrad.
     One stack of all T steps would be (B·T, ·) copies, made when W is reached, i.e.
     at the peak of backward (at B=32, T=50, H=128: 3 MB, a third of the hand-written
     BPTT's whole step). Blocks of ~256 KiB keep the matmuls large enough to run at
     BLAS speed and the copies small.
     """
-    block, size = [], 0
-    for part in parts:
-        block.append(part)
-        for x in part:              # a loop, not sum() of a generator: one generator per step
-            size += x.nbytes        # cost more than the stacking at tiny sizes (measured)
-        if size >= CHUNK_BYTES or len(block) >= CHUNK_PARTS:
-            yield _join(block)
-            block, size = [], 0
-    if block:
-        yield _join(block)
+    start, size = 0, 0
+    for k, (a, g) in enumerate(parts):
+        size += a.nbytes + g.nbytes
+        if size >= CHUNK_BYTES or k + 1 - start >= CHUNK_PARTS:
+            yield _rows([a for a, _ in parts[start:k + 1]]), _rows([g for _, g in parts[start:k + 1]])
+            start, size = k + 1, 0
+    if start < len(parts):
+        yield _rows([a for a, _ in parts[start:]]), _rows([g for _, g in parts[start:]])
 
 
-def _join(block: list[tuple]) -> tuple:
-    return block[0] if len(block) == 1 else tuple(np.concatenate(column) for column in zip(*block))
-
-
-def _rows(a: np.ndarray) -> np.ndarray:
-    """(B, T, D) -> (B·T, D): the leading axes as rows (also when one of them is 0)."""
+def _rows(pieces: list) -> np.ndarray:
+    """Arrays (..., D) as the rows of one (n, D) array (also when a leading axis is 0). Pieces
+    of one layout are joined first and then reshaped: the same rows in the same order, one
+    reshape instead of one a piece."""
+    if len(pieces) == 1:
+        a = pieces[0]
+    else:
+        try:
+            a = np.concatenate(pieces)                  # (k·B, ..., D)
+        except ValueError:                              # (B, D) and (B, T, D) pieces: rows first
+            a = np.concatenate([_rows([a]) for a in pieces])
     return a if a.ndim == 2 else a.reshape(int(np.prod(a.shape[:-1])), a.shape[-1])
 
 

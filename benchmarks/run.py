@@ -91,14 +91,19 @@ def check(step, ref_loss, ref_grads, dtype, with_grads) -> str:
 def inner_count(step, sample_s: float) -> int:
     """How many consecutive steps make one sample at least `sample_s` long.
 
-    It times the second call, so a step must be steady from there: one with slow first
-    calls (tg.compile's two captures) makes them when it is built (impls/engine_compiled.py).
+    Sized by the median of at least five timed calls after a warm-up (and as many more as
+    fit in a fifth of a sample), not by one call: a single slow call (a capture, a page
+    fault, another job taking the core) would otherwise size every sample of that
+    implementation too small. A step with slow first calls (tg.compile's two captures)
+    still makes them when it is built (impls/engine_compiled.py).
     """
     step()  # warm-up
-    t0 = time.process_time()
-    step()
-    dt = time.process_time() - t0
-    return max(1, math.ceil(sample_s / max(dt, 1e-6)))
+    times = []
+    while len(times) < 5 or sum(times) < sample_s / 5:
+        t0 = time.process_time()
+        step()
+        times.append(time.process_time() - t0)
+    return max(1, math.ceil(sample_s / max(statistics.median(times), 1e-6)))
 
 
 def time_round_robin(steps: dict, repeats: int, sample_s: float, clock: str) -> dict:

@@ -226,10 +226,11 @@ def _fit(share, x: np.ndarray):
     (x.T, x[:, t], stack): not copied here; `Tensor.grad` copies on first read. A bias
     broadcast over leading axes gets a SummedGrad: the sum of its T steps' shares is one
     sum when it is reached."""
-    if share.shape != x.shape:
-        if x.ndim and type(share) is np.ndarray and share.shape[share.ndim - x.ndim:] == x.shape:
-            return SummedGrad(x.shape, x.dtype, [share])        # (B, H) -> (H,), deferred
-        share = unbroadcast(share, x.shape)
+    shape = x.shape
+    if share.shape != shape:
+        if shape and type(share) is np.ndarray and share.shape[-len(shape):] == shape:
+            return SummedGrad(shape, x.dtype, [share])          # (B, H) -> (H,), deferred
+        share = unbroadcast(share, shape)
     if share.dtype != x.dtype:
         return share.astype(x.dtype)
     return share

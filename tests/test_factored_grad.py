@@ -63,3 +63,24 @@ def test_a_shared_weight_gets_the_eager_sum_and_each_edge_its_own_share():
     for y, share in zip(ys, shares):
         assert isinstance(y.edge_grads[1], FactoredGrad)         # formed on demand
         np.testing.assert_allclose(np.asarray(y.edge_grads[1]), share, rtol=1e-12)
+
+
+def test_pieces_of_two_layouts_are_stacked_as_rows():
+    # (B, D) steps and a (B, T, D) use of one W: each piece's leading axes are its rows
+    rng = np.random.default_rng(7)
+    parts = [(rng.standard_normal((2, 4)), rng.standard_normal((2, 5))) for _ in range(3)]
+    parts.append((rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 5))))
+    parts.append((rng.standard_normal((1, 3, 4)), rng.standard_normal((1, 3, 5))))
+    expected = sum(a.reshape(-1, 4).T @ d.reshape(-1, 5) for a, d in parts)
+    np.testing.assert_allclose(np.asarray(FactoredGrad((4, 5), np.float64, parts)), expected,
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_blocks_of_a_few_steps_sum_to_the_one_block_sum(monkeypatch):
+    from tinygrad_rnn import sparse
+    parts = factors(3, rows=(1,) * 7)
+    whole = np.asarray(FactoredGrad((4, 5), np.float64, parts))
+    monkeypatch.setattr(sparse, "CHUNK_PARTS", 3)                # blocks of 3, 3 and 1 steps
+    np.testing.assert_allclose(np.asarray(FactoredGrad((4, 5), np.float64, parts)), whole,
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(whole, sum(a.T @ d for a, d in parts), rtol=1e-12, atol=1e-14)

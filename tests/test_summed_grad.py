@@ -107,3 +107,23 @@ def test_backward_forms_each_lazy_gradient_once(monkeypatch):
     outputs, _ = rnn(x)
     tg.nn.functional.cross_entropy(readout(outputs), np.zeros((2, 6), dtype=np.int64)).backward()
     assert sorted(formed) == ["FactoredGrad"] * 3 + ["SummedGrad"] * 2
+
+
+@pytest.mark.parametrize("shape, T", [((1, 32), 25), ((1, 1), 25), ((3, 5), 9), ((64, 128), 8)])
+def test_the_pieces_of_one_shape_sum_in_step_order_small_or_large(shape, T):
+    # small ones joined and summed in one call, one-element and large ones added in place
+    rng = np.random.default_rng(8)
+    pieces = [rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 3) for _ in range(T)]
+    total = pieces[0].copy()
+    for g in pieces[1:]:
+        total += g                                              # g_1 + ... + g_T, in this order
+    np.testing.assert_allclose(np.asarray(SummedGrad(shape[1:], np.float64, pieces)), total.sum(0),
+                               rtol=1e-14, atol=1e-12)
+
+
+def test_pieces_of_two_dtypes_are_summed_and_formed_in_the_bias_dtype():
+    pieces = [np.full((1, 3), 0.5, np.float32), np.full((1, 3), 0.25, np.float64),
+              np.ones((1, 3), np.float32)]
+    out = np.asarray(SummedGrad((3,), np.float32, pieces))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [1.75] * 3, rtol=1e-6)

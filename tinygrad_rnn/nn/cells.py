@@ -92,8 +92,14 @@ class _Cell(Module):
         return state[0]
 
     def step(self, x_t: Tensor, state: tuple) -> tuple:
-        """One step with the state as a tuple: how the sequence layers call the cell."""
-        return _keep_grads(self.as_tuple(self.forward(x_t, self.from_tuple(state))))
+        """One step with the state as a tuple, (h,): how the sequence layers call the cell.
+        Written out for a state of one part (the LSTM has its own): as
+        ``_keep_grads(as_tuple(forward(x_t, from_tuple(state))))``, without those three calls
+        a step (0.6% of a tiny RNN training step, measured)."""
+        h_t = self.forward(x_t, state[0])
+        if h_t.requires_grad:
+            h_t.retain_grad()                                   # see _keep_grads
+        return (h_t,)
 
     def __call__(self, x_t, state=None):
         """``cell(x_t, state)``: convert and check the inputs, then run `forward`."""
@@ -202,6 +208,10 @@ class LSTMCell(_Cell):
 
     def from_tuple(self, state: tuple):
         return state
+
+    def step(self, x_t: Tensor, state: tuple) -> tuple:
+        """One step with the state (h, C) as a tuple, which `forward` takes and returns."""
+        return _keep_grads(self.forward(x_t, state))
 
     def forward(self, x_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         h_prev, C_prev = state                                   # h_{t-1}, C_{t-1}: (B, H) each

@@ -91,7 +91,8 @@ def _convert(data, dtype) -> np.ndarray:
     return arr
 
 
-_new_object = object.__new__
+_new_object = object.__new__    # a Tensor without __init__ (Tensor._init); named once: the
+                                # `cls.__new__` lookup was 0.1 µs of every op
 _VISITS = weakref.WeakKeyDictionary()   # root -> its last recorded backward's visit order (Tensor._visits)
 
 
@@ -118,26 +119,27 @@ class Tensor(TorchMethods):
         if not isinstance(requires_grad, (bool, np.bool_)):
             raise TypeError(f"Tensor: requires_grad must be True or False, got "
                             f"{type(requires_grad).__name__} {requires_grad!r}")
-        self._data = _as_array(data, dtype)
-        if requires_grad and self._data.dtype.kind != "f":
+        data = _as_array(data, dtype)
+        if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"Tensor: only float tensors can require grad, got dtype "
-                            f"{self._data.dtype}; convert with .astype(np.float64) first")
-        self._init(bool(requires_grad), name or "tensor")
+                            f"{data.dtype}; convert with .astype(np.float64) first")
+        self._init(data, bool(requires_grad), name or "tensor")
         self._named = name is not None
 
     @staticmethod
     def _from_array(array: np.ndarray, requires_grad: bool, name: str,
                     op=None, parents=(), params=None) -> Tensor:
-        """A tensor around an array that needs none of __init__'s checks (an op's
-        result, a detached or lifted value): the one way the engine makes tensors.
-        (Static, and `object.__new__` named once: a class method's binding and the
-        `cls.__new__` lookup were 0.1-0.2 µs of every op.)"""
+        """A tensor around an array that needs none of __init__'s checks (a cast's result, a
+        replay's outputs in compile.py). apply, detach and _lift write its two lines out."""
         out = _new_object(Tensor)
-        out._data = array
-        out._init(requires_grad, name, op, parents, params)
+        out._init(array, requires_grad, name, op, parents, params)
         return out
 
-    def _init(self, requires_grad, name, op=None, parents=(), params=None):
+    def _init(self, data: np.ndarray, requires_grad: bool, name: str, op=None, parents=(), params=None):
+        """Every field of a tensor, set once. __init__ calls it after its checks; where the
+        engine makes a tensor (apply, detach, _lift, astype) the array needs none of them, so
+        it calls `_new_object(Tensor)` (`object.__new__`: no __init__) and then this."""
+        self._data = data
         self._grad = None                 # ∂E/∂self after backward(), same shape (see `grad`)
         self._shared = False              # _grad may be another tensor's array too (see `grad`)
         self._retains_grad = False        # retain_grad(): keep .grad with edges unrecorded too
@@ -297,8 +299,7 @@ class Tensor(TorchMethods):
         The same memory too, so the same version counter: a write through the detached
         tensor is a write to this one, and backward() refuses a graph that needed it."""
         out = _new_object(Detached)
-        out._data = self._data
-        out._init(False, self._name)
+        out._init(self._data, False, self._name)
         out._version = self._shared_version()
         out._named = self._named
         out._detached_from = weakref.ref(self)     # weak: the cut must not keep the old graph alive
@@ -352,41 +353,43 @@ class Tensor(TorchMethods):
         return f"Tensor({body}, dtype={self.dtype}, name={self.name!r}{extra})"
 
     # ---- operators: each is one row of ops.py ----------------------------
+    # (A Tensor operand is passed as it is; only a number or an array is lifted: the call
+    # to _lift saved is ~380 instructions of a ~13,000-instruction `a + b`.)
     def __add__(self, other):
-        return apply(ops.add, self, _lift(other, self))
+        return apply(ops.add, self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __radd__(self, other):
-        return apply(ops.add, _lift(other, self), self)
+        return apply(ops.add, other if isinstance(other, Tensor) else _lift(other, self), self)
 
     def __sub__(self, other):
-        return apply(ops.sub, self, _lift(other, self))
+        return apply(ops.sub, self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __rsub__(self, other):
-        return apply(ops.sub, _lift(other, self), self)
+        return apply(ops.sub, other if isinstance(other, Tensor) else _lift(other, self), self)
 
     def __mul__(self, other):
-        return apply(ops.mul, self, _lift(other, self))
+        return apply(ops.mul, self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __rmul__(self, other):
-        return apply(ops.mul, _lift(other, self), self)
+        return apply(ops.mul, other if isinstance(other, Tensor) else _lift(other, self), self)
 
     def __truediv__(self, other):
-        return apply(ops.div, self, _lift(other, self))
+        return apply(ops.div, self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __rtruediv__(self, other):
-        return apply(ops.div, _lift(other, self), self)
+        return apply(ops.div, other if isinstance(other, Tensor) else _lift(other, self), self)
 
     def __pow__(self, other):
-        return apply(ops.pow, self, _lift(other, self))
+        return apply(ops.pow, self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __rpow__(self, other):
-        return apply(ops.pow, _lift(other, self), self)
+        return apply(ops.pow, other if isinstance(other, Tensor) else _lift(other, self), self)
 
     def __matmul__(self, other):
-        return apply(ops.matmul, self, _lift(other, self))
+        return apply(ops.matmul, self, other if isinstance(other, Tensor) else _lift(other, self))
 
     def __rmatmul__(self, other):
-        return apply(ops.matmul, _lift(other, self), self)
+        return apply(ops.matmul, other if isinstance(other, Tensor) else _lift(other, self), self)
 
     def __neg__(self):
         return apply(ops.neg, self)
@@ -536,20 +539,22 @@ class Tensor(TorchMethods):
 def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     """Run `op` forward on the inputs' arrays and record it in the graph."""
     try:
-        if params:
-            y = op.forward(*[t._data for t in inputs], **params)
-        elif len(inputs) == 2:          # x @ W, a + b: most ops; no list, no `**{}` (0.4 µs)
-            y = op.forward(inputs[0]._data, inputs[1]._data)
+        if len(inputs) == 2 and not params:     # x @ W, a + b (most ops), and tanh, x[:, t]: no
+            y = op.forward(inputs[0]._data, inputs[1]._data)    # list (Python 3.11 makes a function
+        elif len(inputs) == 1:                  # and a frame for a list comprehension: 1,700 of
+            y = op.forward(inputs[0]._data, **params)           # tanh's ~15,000 instructions)
         else:
-            y = op.forward(*[t._data for t in inputs])
+            y = op.forward(*[t._data for t in inputs], **params)
     except (ValueError, IndexError, TypeError, ValuesFreedError) as e:
         raise _forward_error(op, inputs, params, e) from None
-    if type(y) is not np.ndarray:       # a numpy scalar (x.sum()) becomes a 0-d array
-        y = np.asarray(y)
-    if op.vjps and _needs_grad(inputs):   # an op without VJPs (x > 0, argmax) has no gradient
-        out = Tensor._from_array(y, True, op.name, op, inputs, params or NO_PARAMS)
+    y = y if type(y) is np.ndarray else np.asarray(y)   # a numpy scalar (x.sum()): a 0-d array
+    out = _new_object(Tensor)           # (see Tensor._init; the test below is written out, not a
+    for t in inputs:                    # function: one call fewer per op, 380 instructions)
+        if t._requires_grad and op.vjps and _GRAD_ENABLED.get():   # an input requires grad, not
+            out._init(y, True, op.name, op, inputs, params or NO_PARAMS)   # under no_grad(), and the
+            break                                                  # op has VJPs (x > 0 has none)
     else:
-        out = Tensor._from_array(y, False, op.name)     # a constant: its history is not needed
+        out._init(y, False, op.name)    # a constant: its history is not needed
     if y.base is not None:              # a view (reshape, transpose, x[:, t]): share the counter
         _share_version(out, inputs)
     if WATCHED[0]:                      # detect_anomaly() or tg.compile's capture is on somewhere
@@ -567,14 +572,6 @@ def _hooks(out: Tensor, op: ops.Op, inputs, params) -> None:
 
 NO_PARAMS = MappingProxyType({})    # one read-only {} for every op without params (x @ W, tanh):
                                     # `**params` makes a new dict per call, 64 bytes a node kept
-
-
-def _needs_grad(inputs) -> bool:
-    """An op's result requires grad if any input does, unless under no_grad()."""
-    for t in inputs:
-        if t._requires_grad:
-            return _GRAD_ENABLED.get()
-    return False
 
 
 def _share_version(out: Tensor, inputs) -> None:
@@ -617,8 +614,7 @@ def _lift(x, like: Tensor) -> Tensor:
         x = np.asarray(x, dtype=like._data.dtype if np.can_cast(np.min_scalar_type(x), like._data.dtype)
                        else np.int64)
     out = _new_object(Constant)
-    out._data = _as_array(x)
-    out._init(False, "const")
+    out._init(_as_array(x), False, "const")
     return out
 
 

@@ -1,6 +1,7 @@
-"""A long unroll: time and peak memory of one training step for T = 1,000 .. 10,000.
+"""A long unroll: time and peak memory of one training step for T = 1,000 .. 10,000
+(python -m benchmarks.run: to 100,000).
 
-`python -m benchmarks.long_unroll`
+`python -m benchmarks.long_unroll [--lengths 10000,100000] [--repeats 1]`
 
 BPTT through T steps stores T steps of activations and does T steps of work, so
 both time and memory must grow linearly in T: the per-step columns must stay

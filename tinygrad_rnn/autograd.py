@@ -119,7 +119,7 @@ def _backward(root, seed: np.ndarray, retain_graph: bool) -> None:
             if op is None and frozen:
                 frozen.pop(node, None)              # a leaf comes after all its uses: its copy has served
             g, node._pending = node._pending, None  # Σ of the shares sent to it: ∂E/∂node
-            if type(g) is not ndarray or g.base is not None and not g.flags.writeable:
+            if type(g) is not ndarray or (g.base is not None and not g.flags.writeable):
                 g = _dense(g)                       # (a new array owns its memory: the common case)
             if anomaly:
                 check_finite(g, f"the gradient summed at '{node.name}'", node)

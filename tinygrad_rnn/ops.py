@@ -38,7 +38,7 @@ class Op:
     # "y" the output, "" shapes and dtypes only. The rest can go once forward is done (memory.py)
 
     def vjp(self, i: int, g: np.ndarray, y: np.ndarray, xs, params) -> np.ndarray:
-        """∂E/∂xs[i] from g = ∂E/∂y: the one way the engine (and gradcheck) calls a rule."""
+        """∂E/∂xs[i] from g = ∂E/∂y, for any row (backward() writes it out for a row without params)."""
         if self.variadic:
             return self.vjps[0](g, y, xs, i, **params)
         rule = self.vjps[i]

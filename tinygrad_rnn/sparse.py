@@ -237,7 +237,7 @@ class SummedGrad(LazyGrad):
     def dense(self) -> np.ndarray:
         groups = {}                                 # a piece's shape -> the pieces of that shape
         if len({g.shape for g in self.parts}) == 1:
-            groups[None] = self.parts               # (one shape: the common case, no Python loop)
+            groups[None] = self.parts               # (one shape: the common case, no lists built)
         else:
             for g in self.parts:
                 groups.setdefault(g.shape, []).append(g)

@@ -96,6 +96,19 @@ _new_object = object.__new__    # a Tensor without __init__ (Tensor._init); name
 _VISITS = weakref.WeakKeyDictionary()   # root -> its last recorded backward's visit order (Tensor._visits)
 
 
+def _operator(op: ops.Op, reflected: bool = False):
+    """Tensor's `a + b` (and, `reflected`, `2 + b`: the Tensor on the right) as one row of ops.py.
+    A Tensor operand is passed as it is; only a number or an array is lifted (`_lift`): the
+    call saved is ~380 instructions of a ~13,000-instruction `a + b`."""
+    if reflected:
+        def operator(self, other):
+            return apply(op, other if isinstance(other, Tensor) else _lift(other, self), self)
+    else:
+        def operator(self, other):
+            return apply(op, self, other if isinstance(other, Tensor) else _lift(other, self))
+    return operator
+
+
 class Tensor(TorchMethods):
     """An n-d array plus the op and inputs that made it (None and () for a leaf).
 
@@ -353,43 +366,12 @@ class Tensor(TorchMethods):
         return f"Tensor({body}, dtype={self.dtype}, name={self.name!r}{extra})"
 
     # ---- operators: each is one row of ops.py ----------------------------
-    # (A Tensor operand is passed as it is; only a number or an array is lifted: the call
-    # to _lift saved is ~380 instructions of a ~13,000-instruction `a + b`.)
-    def __add__(self, other):
-        return apply(ops.add, self, other if isinstance(other, Tensor) else _lift(other, self))
-
-    def __radd__(self, other):
-        return apply(ops.add, other if isinstance(other, Tensor) else _lift(other, self), self)
-
-    def __sub__(self, other):
-        return apply(ops.sub, self, other if isinstance(other, Tensor) else _lift(other, self))
-
-    def __rsub__(self, other):
-        return apply(ops.sub, other if isinstance(other, Tensor) else _lift(other, self), self)
-
-    def __mul__(self, other):
-        return apply(ops.mul, self, other if isinstance(other, Tensor) else _lift(other, self))
-
-    def __rmul__(self, other):
-        return apply(ops.mul, other if isinstance(other, Tensor) else _lift(other, self), self)
-
-    def __truediv__(self, other):
-        return apply(ops.div, self, other if isinstance(other, Tensor) else _lift(other, self))
-
-    def __rtruediv__(self, other):
-        return apply(ops.div, other if isinstance(other, Tensor) else _lift(other, self), self)
-
-    def __pow__(self, other):
-        return apply(ops.pow, self, other if isinstance(other, Tensor) else _lift(other, self))
-
-    def __rpow__(self, other):
-        return apply(ops.pow, other if isinstance(other, Tensor) else _lift(other, self), self)
-
-    def __matmul__(self, other):
-        return apply(ops.matmul, self, other if isinstance(other, Tensor) else _lift(other, self))
-
-    def __rmatmul__(self, other):
-        return apply(ops.matmul, other if isinstance(other, Tensor) else _lift(other, self), self)
+    __add__, __radd__ = _operator(ops.add), _operator(ops.add, reflected=True)
+    __sub__, __rsub__ = _operator(ops.sub), _operator(ops.sub, reflected=True)
+    __mul__, __rmul__ = _operator(ops.mul), _operator(ops.mul, reflected=True)
+    __truediv__, __rtruediv__ = _operator(ops.div), _operator(ops.div, reflected=True)
+    __pow__, __rpow__ = _operator(ops.pow), _operator(ops.pow, reflected=True)
+    __matmul__, __rmatmul__ = _operator(ops.matmul), _operator(ops.matmul, reflected=True)
 
     def __neg__(self):
         return apply(ops.neg, self)
@@ -539,20 +521,20 @@ class Tensor(TorchMethods):
 def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     """Run `op` forward on the inputs' arrays and record it in the graph."""
     try:
-        if len(inputs) == 2 and not params:     # x @ W, a + b (most ops), and tanh, x[:, t]: no
-            y = op.forward(inputs[0]._data, inputs[1]._data)    # list (Python 3.11 makes a function
-        elif len(inputs) == 1:                  # and a frame for a list comprehension: 1,700 of
-            y = op.forward(inputs[0]._data, **params)           # tanh's ~15,000 instructions)
+        if len(inputs) == 2 and not params:     # x @ W, a + b: most ops
+            y = op.forward(inputs[0]._data, inputs[1]._data)    # no list: 1,700 instructions of ~15,000
+        elif len(inputs) == 1:                  # tanh, x[:, t]
+            y = op.forward(inputs[0]._data, **params)
         else:
             y = op.forward(*[t._data for t in inputs], **params)
     except (ValueError, IndexError, TypeError, ValuesFreedError) as e:
         raise _forward_error(op, inputs, params, e) from None
     y = y if type(y) is np.ndarray else np.asarray(y)   # a numpy scalar (x.sum()): a 0-d array
-    out = _new_object(Tensor)           # (see Tensor._init; the test below is written out, not a
-    for t in inputs:                    # function: one call fewer per op, 380 instructions)
-        if t._requires_grad and op.vjps and _GRAD_ENABLED.get():   # an input requires grad, not
-            out._init(y, True, op.name, op, inputs, params or NO_PARAMS)   # under no_grad(), and the
-            break                                                  # op has VJPs (x > 0 has none)
+    out = _new_object(Tensor)           # without __init__'s checks: see Tensor._init
+    for t in inputs:                    # requires grad iff an input does (inline: a call costs 380)
+        if t._requires_grad and op.vjps and _GRAD_ENABLED.get():    # not under no_grad(); x > 0: no VJPs
+            out._init(y, True, op.name, op, inputs, params or NO_PARAMS)
+            break
     else:
         out._init(y, False, op.name)    # a constant: its history is not needed
     if y.base is not None:              # a view (reshape, transpose, x[:, t]): share the counter

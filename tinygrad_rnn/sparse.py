@@ -30,7 +30,7 @@ class LazyGrad:
     edges' records) and never a sum made by ``+``.
     """
 
-    __slots__ = ("shape", "dtype", "parts", "_owned")
+    __slots__ = ("shape", "dtype", "parts", "_owned", "_formed")
 
     def __init__(self, shape, dtype, parts, owned: bool = False):
         # (a rule passes x.shape and x.dtype: converting them again was a third of the cost)
@@ -38,6 +38,7 @@ class LazyGrad:
         self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         self.parts = parts              # the pieces, as each subclass documents
         self._owned = owned             # a sum made during backward, not an edge's record
+        self._formed = None             # FactoredGrad: the sum of the blocks `fold` formed early
 
     def dense(self) -> np.ndarray:
         raise NotImplementedError
@@ -78,7 +79,7 @@ class LazyGrad:
 
     def __add__(self, other):
         """A new sum: a record or a sum someone holds never changes (``b = a + r3`` leaves ``a``)."""
-        if type(other) is type(self):
+        if type(other) is type(self) and self._formed is None and other._formed is None:
             return type(self)(self.shape, self.dtype, self.parts + other.parts)
         out = self.dense()
         out += other
@@ -91,13 +92,27 @@ class LazyGrad:
         place, so T shares cost T appends, not T copies of a growing list of pieces.
         """
         if self._owned and type(other) is type(self):
-            self.parts.extend(other.parts)
+            parts = self.parts
+            parts.extend(other.parts)
+            if len(parts) >= CHUNK_PARTS:
+                self.fold()             # a long unroll: form the full blocks now (see fold)
             return self
-        if type(other) is type(self):
+        if type(other) is type(self) and other._formed is None:
             return type(self)(self.shape, self.dtype, self.parts + other.parts, owned=True)
         return self + other
 
     __radd__ = __add__
+
+    def fold(self) -> None:
+        """Form now what the sum will form anyway, where that frees pieces (the subclasses).
+
+        Why? Backward's running sum for a weight shared by T steps holds each step's δ_t
+        (the factor g_t, a bias's piece) until the weight is reached, the last node of
+        the walk: T arrays at the peak of backward (a long unroll, B=1, H=32: 352 bytes of
+        an RNN step's 4.0 KB, and a tuple (a_t, g_t) for W and for U). Formed a block at a
+        time as the block fills, in the blocks and the order the whole sum would use, the
+        same bits come out and each δ_t goes once its block is formed.
+        """
 
     def __repr__(self):
         return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype}, pieces={len(self.parts)})"
@@ -157,13 +172,25 @@ class FactoredGrad(LazyGrad):
     __slots__ = ()
 
     def dense(self) -> np.ndarray:
-        out = None
+        out = None if self._formed is None else self._formed.copy()    # the blocks `fold` formed
         for A, G in _stacked(self.parts):                           # (rows, D), (rows, H)
             if out is None:
                 out = A.T @ G                                       # (D, H)
             else:
                 out += A.T @ G
         return out if out.dtype == self.dtype else out.astype(self.dtype)
+
+    def fold(self) -> None:
+        """The full blocks of `_stacked` formed and added to `_formed`, their pieces let go."""
+        done = 0
+        for block in _blocks(self.parts, full_only=True):
+            A, G = _rows([a for a, _ in block]), _rows([g for _, g in block])
+            if self._formed is None:
+                self._formed = A.T @ G                              # (D, H)
+            else:
+                self._formed += A.T @ G
+            done += len(block)
+        del self.parts[:done]
 
 
 CHUNK_BYTES = 2**18     # stack at most ~256 KiB of factors at a time (see _stacked)
@@ -195,14 +222,22 @@ def _stacked(parts):
     BPTT's whole step). Blocks of ~256 KiB keep the matmuls large enough to run at
     BLAS speed and the copies small.
     """
+    for block in _blocks(parts):
+        yield _rows([a for a, _ in block]), _rows([g for _, g in block])
+
+
+def _blocks(parts, full_only: bool = False):
+    """The pieces (a_t, g_t) in blocks of ~256 KiB or 256 steps, from the first; the last
+    block may be short (`full_only`: left out). A block's end depends only on the pieces
+    from its start, so `fold` cuts a growing sum where the whole sum would be cut."""
     start, size = 0, 0
     for k, (a, g) in enumerate(parts):
         size += a.nbytes + g.nbytes
         if size >= CHUNK_BYTES or k + 1 - start >= CHUNK_PARTS:
-            yield _rows([a for a, _ in parts[start:k + 1]]), _rows([g for _, g in parts[start:k + 1]])
+            yield parts[start:k + 1]
             start, size = k + 1, 0
-    if start < len(parts):
-        yield _rows([a for a, _ in parts[start:]]), _rows([g for _, g in parts[start:]])
+    if start < len(parts) and not full_only:
+        yield parts[start:]
 
 
 def _rows(pieces: list) -> np.ndarray:
@@ -246,6 +281,14 @@ class SummedGrad(LazyGrad):
             rows = np.add.reduce(_total(pieces).reshape((-1,) + self.shape), axis=0)     # (B, H) -> (H,)
             out = rows if out is None else out + rows
         return out if out.dtype == self.dtype else out.astype(self.dtype)
+
+    def fold(self) -> None:
+        """Each shape's pieces so far added up into one piece of that shape, in step order
+        (`_total`): `dense` then adds the same numbers in the same order, so the same bits."""
+        groups = {}
+        for g in self.parts:
+            groups.setdefault(g.shape, []).append(g)
+        self.parts[:] = [_total(pieces) for pieces in groups.values()]
 
 
 SMALL_SUM_BYTES = 2**16     # pieces up to 64 KiB in all are summed in one call (see _total)

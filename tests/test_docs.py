@@ -173,16 +173,17 @@ def test_every_block_closes_on_a_bare_fence(tmp_path):
     assert not bad, f"a closing fence followed by text (Markdown keeps the block open): {bad}"
 
 
-def test_the_core_the_pages_promise_is_under_520_lines():
+def test_the_core_the_pages_promise_is_under_540_lines():
     # docs/engine.md's reading guide and docs/index.md: ops.py, autograd.py and Tensor's `apply`.
-    # (500 until backward called each rule directly and tested the common cases inline: 520.)
+    # (500 until backward called each rule directly and tested the common cases inline: 520; 540 since
+    # stack's forward is one concatenate, not np.stack's view of each input: 16 lines, 0.6% of a tiny RNN step.)
     import ast
     lines = sum(len((ROOT / "tinygrad_rnn" / f).read_text(encoding="utf-8").splitlines())
                 for f in ("ops.py", "autograd.py"))
     tree = ast.parse((ROOT / "tinygrad_rnn" / "tensor.py").read_text(encoding="utf-8"))
     [apply] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "apply"]
     lines += apply.end_lineno - apply.lineno + 1
-    assert lines < 520, f"ops.py + autograd.py + apply are {lines} lines: update engine.md and index.md"
+    assert lines < 540, f"ops.py + autograd.py + apply are {lines} lines: update engine.md and index.md"
 
 
 def test_every_page_with_code_has_python_blocks():

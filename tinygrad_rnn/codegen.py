@@ -449,18 +449,10 @@ def _input_projections(program) -> dict:
 
 
 def _stack_as_cat(op, f, xs) -> int | None:
-    """The axis along which stack(xs, axis) is concatenate(xs, axis) reshaped, or None.
-
-    Stacking n arrays of shape s at `axis` puts x_k[..., j, ...] at [..., k, j, ...];
-    concatenating them there puts it at [..., k·s[axis] + j, ...], the same element in
-    C order once that axis is split into (n, s[axis]). np.stack makes a view of each
-    input first (25 of them for the h_t of T = 25: 17 µs at B = 1); one concatenate of
-    the inputs as they are is a quarter of that, and the same copies.
-    """
-    if op is not ops.stack or not xs or len({x.shape for x in xs}) > 1:
-        return None
-    axis = f.keywords["axis"] % (xs[0].ndim + 1)
-    return axis if axis < xs[0].ndim else None
+    """The axis along which a stack is one concatenate reshaped (ops.stack_as_cat), or None:
+    np.stack makes a view of each input first (25 of them for the h_t of T = 25: 17 µs at
+    B = 1); one concatenate of the inputs as they are is a quarter of that, the same copies."""
+    return ops.stack_as_cat(xs, f.keywords["axis"]) if op is ops.stack else None
 
 
 def _tuple(slots) -> str:

@@ -166,6 +166,24 @@ for _half in _HALF.values():
     _half.flags.writeable = False           # shared by every call: never written
 
 
+def stack_as_cat(xs, axis) -> int | None:
+    """The axis k at which stack(xs, axis) is concatenate(xs, k) with axis k split into (n, s[k]) (C order:
+    x_i[..., j, ...] is at [..., i·s[k] + j, ...]), or None: one shape only (or a wrong reshape could fit)."""
+    n = xs[0].ndim if xs else 0
+    k = axis % (n + 1) if -n - 1 <= axis <= n else n       # a new last axis has no s[k]: np.stack's
+    return None if k == n or len({x.shape for x in xs}) > 1 else k
+
+
+def _stack(*xs, axis):   # np.stack views each input first (an expand_dims call each: a third of the op)
+    k = stack_as_cat(xs, axis)
+    if k is None:                        # and every error (shapes that differ, an axis out of range)
+        return np.stack(xs, axis=axis)
+    s = xs[0].shape
+    out = np.empty(s[:k] + (len(xs),) + s[k:], np.result_type(*xs))     # owns its memory, as np.stack's
+    np.concatenate(xs, axis=k, out=out.reshape(s[:k] + (len(xs) * s[k],) + s[k + 1:]))
+    return out
+
+
 def _log_softmax(x, axis):
     shifted = x - x.max(axis=axis, keepdims=True)  # max-shift: exp cannot overflow
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -233,7 +251,7 @@ getitem = Op("getitem", lambda x, index: x[index], (_getitem_vjp,), saves="")
 astype = Op("astype", lambda x, dtype: x.astype(dtype), saves="", vjps=(
     lambda g, y, x, dtype: g.astype(x.dtype),))            # a cast's Jacobian is I: cast g back
 cat = Op("cat", lambda *xs, axis: np.concatenate(xs, axis=axis), (_cat_vjp,), variadic=True, saves="")
-stack = Op("stack", lambda *xs, axis: np.stack(xs, axis=axis), (_stack_vjp,), variadic=True, saves="")
+stack = Op("stack", _stack, (_stack_vjp,), variadic=True, saves="")
 
 # No gradient: piecewise constant results (PyTorch returns them outside the graph too).
 lt = Op("lt", np.less, ())

@@ -523,8 +523,8 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     try:
         if len(inputs) == 2 and not params:     # x @ W, a + b: most ops
             y = op.forward(inputs[0]._data, inputs[1]._data)    # no list: 1,700 instructions of ~15,000
-        elif len(inputs) == 1:                  # tanh, x[:, t]
-            y = op.forward(inputs[0]._data, **params)
+        elif len(inputs) == 1:                  # tanh, x[:, t] (`**{}` costs 570 instructions a call)
+            y = op.forward(inputs[0]._data, **params) if params else op.forward(inputs[0]._data)
         else:
             y = op.forward(*[t._data for t in inputs], **params)
     except (ValueError, IndexError, TypeError, ValuesFreedError) as e:
@@ -591,12 +591,14 @@ def _lift(x, like: Tensor) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (int, float, np.integer)) and like._data.dtype.kind == "f":
-        x = np.asarray(x, dtype=like._data.dtype)
+        x = np.array(x, dtype=like._data.dtype)      # a new array of a number: nothing for _as_array
     elif type(x) is int and like._data.dtype.kind in "iu":   # int tensor * 2 stays an int, as torch
-        x = np.asarray(x, dtype=like._data.dtype if np.can_cast(np.min_scalar_type(x), like._data.dtype)
-                       else np.int64)
+        x = np.array(x, dtype=like._data.dtype if np.can_cast(np.min_scalar_type(x), like._data.dtype)
+                     else np.int64)
+    else:                                            # to copy and show tg.compile (its second copy and
+        x = _as_array(x)                             # check were half of `x * 0.5`'s 34 k instructions)
     out = _new_object(Constant)
-    out._init(_as_array(x), False, "const")
+    out._init(x, False, "const")
     return out
 
 
@@ -677,14 +679,14 @@ def _index(index) -> tuple:
 def cat(tensors, axis: int = 0) -> Tensor:
     """Concatenate along an existing axis: cat([h, x], axis=-1) is the LSTM's z_t = [h_{t-1}, x_t]."""
     like = _first_tensor(tensors, "cat")
-    return apply(ops.cat, *[_lift(t, like) for t in tensors], axis=axis)
+    return apply(ops.cat, *[t if isinstance(t, Tensor) else _lift(t, like) for t in tensors], axis=axis)
 
 
 @accepts_dim
 def stack(tensors, axis: int = 0) -> Tensor:
     """Stack along a new axis: stack([h_1, ..., h_T], axis=1) -> (B, T, H)."""
     like = _first_tensor(tensors, "stack")
-    return apply(ops.stack, *[_lift(t, like) for t in tensors], axis=axis)
+    return apply(ops.stack, *[t if isinstance(t, Tensor) else _lift(t, like) for t in tensors], axis=axis)
 
 
 def _first_tensor(tensors, op):

@@ -176,7 +176,7 @@ def test_every_block_closes_on_a_bare_fence(tmp_path):
 def test_the_core_the_pages_promise_is_under_540_lines():
     # docs/engine.md's reading guide and docs/index.md: ops.py, autograd.py and Tensor's `apply`.
     # (500 until backward called each rule directly and tested the common cases inline: 520; 540 since
-    # stack's forward is one concatenate, not np.stack's view of each input: 16 lines, 0.6% of a tiny RNN step.)
+    # stack's forward is one concatenate, not np.stack's view per input: 16 lines, 0.6% of a tiny RNN step.)
     import ast
     lines = sum(len((ROOT / "tinygrad_rnn" / f).read_text(encoding="utf-8").splitlines())
                 for f in ("ops.py", "autograd.py"))

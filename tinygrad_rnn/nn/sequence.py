@@ -49,7 +49,7 @@ from .. import ops
 from ..autograd import TICK
 from ..context import _SCOPE, current_scope, on_replay, scope
 from ..errors import ShapeError
-from ..memory import free_unread, frees_values, gc_paused, pass_start
+from ..memory import free_unread, frees_values, gc_paused, pass_start, share_stacked
 from ..tensor import Tensor, apply, cat, stack
 from . import checks
 from .cells import GRUCell, LSTMCell, RNNCell, sizes
@@ -182,6 +182,8 @@ class _Recurrent(Module):
         on_replay(self, "_refs", "_reverse_refs")                 # tg.compile: states of a replay
         since = pass_start()                  # record_edge_grads(False): a tick; what follows is freed
         outputs = [stack([step[0] for step in seq], axis=time_axis) for seq in seqs]   # (B, T, H) each
+        if since is not None and len(outputs) == 1:       # (two directions: the cat below copies)
+            share_stacked(outputs[0], [step[0] for step in seqs[0]])   # h_t: views of the stack's rows
         outputs = outputs[0] if len(outputs) == 1 else cat(outputs, axis=-1)          # (B, T, H·dirs)
         result = tuple(self._final([s[k] for s in finals], batched) for k in range(len(finals[0])))
         if not batched:

@@ -38,7 +38,7 @@ from .errors import GraphError, check_graph_usable, grad_shape
 from .ops import matmul as _MATMUL
 from .ops import unbroadcast
 from .records import prepare
-from .sparse import FactoredGrad, LazyGrad, SummedGrad, formed_if_large
+from .sparse import FactoredGrad, LazyGrad, SummedGrad, formed_if_large, joins_kept
 
 # One clock ticks at every event: a tensor being made (its `_tick`), or a
 # `.data` written (the counter of its memory, shared by its views, and `LAST_WRITE`).
@@ -102,7 +102,7 @@ def backward(root, seed: np.ndarray, retain_graph: bool = False) -> None:
     renderer) while `record_edge_grads()` is on, and the order of the visits
     (`visit_order(root)`, which viz.to_html replays).
     """
-    with _BACKWARD_LOCK:
+    with _BACKWARD_LOCK, joins_kept():                # (joins_kept: W, U and b share the joined δ_t)
         _backward(root, seed, retain_graph)
 
 
@@ -229,7 +229,7 @@ def _fit(share, x: np.ndarray):
     shape = x.shape
     if share.shape != shape:
         if shape and type(share) is np.ndarray and share.shape[-len(shape):] == shape:
-            return SummedGrad(shape, x.dtype, [share])          # (B, H) -> (H,), deferred
+            return SummedGrad.of(shape, x.dtype, [share])       # (B, H) -> (H,), deferred
         share = unbroadcast(share, shape)
     if share.dtype != x.dtype:
         return share.astype(x.dtype)

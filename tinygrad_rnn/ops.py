@@ -86,8 +86,8 @@ def _matmul_vjp_b(g, y, a, b):
     if b.ndim == 1:
         return _mT(a) @ g if g.ndim == 1 else (_mT(a) @ g[..., :, None])[..., 0]
     if b.ndim == 2:   # a weight: keep (a, g); a shared W's T shares become one matmul (sparse.py)
-        dtype = a.dtype if a.dtype == g.dtype else np.result_type(a, g)
-        return FactoredGrad(b.shape, dtype, [(a, g)])
+        dtype = a.dtype if a.dtype is g.dtype or a.dtype == g.dtype else np.result_type(a, g)
+        return FactoredGrad.of(b.shape, dtype, [(a, g)])
     return _mT(a) @ g
 
 
@@ -96,7 +96,8 @@ def _sum_vjp(g, y, x, axis, keepdims):
     # (A 0-d x has no axis to restore: numpy and torch accept axis=0 or -1 on it.)
     if axis is not None and not keepdims and x.ndim:
         g = np.expand_dims(g, axis)
-    return np.broadcast_to(g, x.shape)
+    return np.full(x.shape, g)      # a new array: a broadcast view would be copied where it arrives
+
 
 
 def _max_vjp(g, y, x, axis, keepdims):
@@ -110,7 +111,7 @@ def _max_vjp(g, y, x, axis, keepdims):
 def _getitem_vjp(g, y, x, index):
     # Scatter g back to where it was read from: zero elsewhere. Kept sparse
     # (see sparse.py): T reads x[:, t] then cost O(x) in backward, not O(T·x).
-    return SparseGrad(x.shape, x.dtype, [(index, g)])
+    return SparseGrad.of(x.shape, x.dtype, [(index, g)])
 
 
 def _cat_vjp(g, y, xs, i, axis):

@@ -119,6 +119,7 @@ def test_matmul_with_vectors():
 
 def test_matmul_batched():
     check_op(lambda a, b: a @ b, (B, T, D), (D, H))
+    check_op(lambda a, b: a @ b, (2, B, 3, 4), (4, 5))               # G Vᵀ as one 2-D product
     check_op(lambda a, b: a @ b, (B, 3, 4), (B, 4, 5))
     check_op(lambda a, b: a @ b, (3, 4), (B, 4, 5))
     check_op(lambda a, b: a @ b, (1, 3, 4), (B, 4, 5))

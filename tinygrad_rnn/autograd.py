@@ -237,9 +237,8 @@ def _fit(share, x: np.ndarray):
 
 
 def _dense(g) -> np.ndarray:
-    """A gradient as a writable array of its own: a numpy scalar, a broadcast view (sum's VJP)
-    or a lazy gradient (sparse.py) becomes one. (A type test: a plain ndarray is the common case.)
-    A lazy gradient's `dense()` is a new array already; `np.array(g)` would copy it again."""
+    """A gradient as a writable array of its own: a numpy scalar, a read-only view or a lazy gradient
+    (sparse.py, whose `dense()` is new already: np.array would copy it again) becomes one."""
     if type(g) is np.ndarray and g.flags.writeable:
         return g
     if isinstance(g, LazyGrad):

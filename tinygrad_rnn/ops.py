@@ -187,9 +187,9 @@ def _stack(*xs, axis):   # np.stack views each input first (an expand_dims call 
     return out
 
 
-def _log_softmax(x, axis):
-    shifted = x - x.max(axis=axis, keepdims=True)  # max-shift: exp cannot overflow
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+def _log_softmax(x, axis):   # np.maximum.reduce, np.add.reduce: what x.max, x.sum call, minus a Python call
+    shifted = x - np.maximum.reduce(x, axis, keepdims=True)  # max-shift: exp cannot overflow
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis, keepdims=True))
 
 
 def _softmax(x, axis):
@@ -236,7 +236,7 @@ clamp = Op("clamp", lambda x, lo, hi: np.clip(x, lo, hi), saves="x", vjps=(
 relu = Op("relu", lambda x: np.maximum(x, 0), saves="x", vjps=(
     lambda g, y, x: g * (x > 0),))
 
-sum = Op("sum", lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims), (_sum_vjp,), saves="")
+sum = Op("sum", lambda x, axis, keepdims: np.add.reduce(x, axis, keepdims=keepdims), (_sum_vjp,), saves="")
 max = Op("max", lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims), (_max_vjp,), saves="xy")
 min = Op("min", lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims), (_max_vjp,), saves="xy")
 # Softmax and log-softmax are primitives, not exp/sum compositions: one

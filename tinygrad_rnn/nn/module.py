@@ -74,7 +74,11 @@ class Module:
         # type test: zero_grad() walks the model every training step.
         out = []
         for key, value in vars(self).items():
-            if type(value) not in _SCALARS:
+            if type(value) in _SCALARS:
+                continue
+            if isinstance(value, (Module, Tensor)):     # W, a sub-layer: no _walk call (zero_grad: 0.2%)
+                out.append((key, value))
+            else:
                 _walk(key, value, out)
         return out
 
@@ -86,7 +90,7 @@ class Module:
             name = f"{prefix}{key}"
             if isinstance(value, Module):
                 value._named_parameters(f"{name}.", seen, out)
-            elif _is_parameter(name, value) and value not in seen:
+            elif (type(value) is Parameter or _is_parameter(name, value)) and value not in seen:
                 seen.add(value)
                 out.append((name, value))
         return out

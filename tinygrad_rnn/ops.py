@@ -101,7 +101,6 @@ def _sum_vjp(g, y, x, axis, keepdims):
     return np.full(x.shape, g)      # a new array: a broadcast view would be copied where it arrives
 
 
-
 def _max_vjp(g, y, x, axis, keepdims):
     # Only the arg-max receives the gradient; ties share it equally.
     if axis is not None and not keepdims and x.ndim:

@@ -595,8 +595,8 @@ def _lift(x, like: Tensor) -> Tensor:
     elif type(x) is int and like._data.dtype.kind in "iu":   # int tensor * 2 stays an int, as torch
         x = np.array(x, dtype=like._data.dtype if np.can_cast(np.min_scalar_type(x), like._data.dtype)
                      else np.int64)
-    else:                                            # to copy and show tg.compile (its second copy and
-        x = _as_array(x)                             # check were half of `x * 0.5`'s 34 k instructions)
+    else:                                            # an array: copied, and shown to tg.compile's capture
+        x = _as_array(x)                             # (a number needs neither: half of `x * 0.5`'s 34 k)
     out = _new_object(Constant)
     out._init(x, False, "const")
     return out

@@ -24,8 +24,9 @@ above the floor goes:
     floor       the minimal engine: one function per primitive, called directly
     +operators  the same, through a Tensor's operators and methods (x_t @ W + h @ U + b, .tanh())
     +apply      one generic forward over the engine's op rows (ops.py): `op.forward(*xs, **params)`
-    +op table   the engine's backward convention on top: one `Op.vjp` call per input, `_fit`
-                (unbroadcast, dtype), the lazy gradients of sparse.py, `_plus` and `_dense`
+    +op table   the engine's backward convention on top: each input's rule of the op row called
+                directly (`Op.vjp` for ops with params), `_fit` where a share's shape or dtype
+                differs (unbroadcast, dtype), the lazy gradients of sparse.py, `_plus` and `_dense`
     +names      every tensor gets a name and the current scope (a ContextVar read); each
                 step runs in `scope("rnn/t=3")`; the cells name their results (.named("h_t"))
     +records    edge records kept: every share in `edge_grads`, every gradient kept with its
@@ -574,12 +575,16 @@ def _node_backward(root, cls):
             node._grad = g
         if node._op is None:
             continue
+        op, y, params = node._op, node._data, node._params
         xs = [p._data for p in node._parents]
+        rules = None if params or op.variadic else op.vjps     # the engine's convention (autograd._backward)
         shares = []
         for i, p in enumerate(node._parents):
             share = None
             if p._requires_grad:
-                share = _fit(node._op.vjp(i, g, node._data, xs, node._params), xs[i])
+                share = rules[i](g, y, *xs) if rules else op.vjp(i, g, y, xs, params)
+                if share.shape != xs[i].shape or share.dtype is not xs[i].dtype:
+                    share = _fit(share, xs[i])
                 if p._pending is None:
                     p._pending = share
                     if record and (share is g or (type(share) is np.ndarray and share.base is not None)):

@@ -19,6 +19,7 @@ _ANOMALY = contextvars.ContextVar("detect_anomaly", default=False)
 _RECORD_EDGES = contextvars.ContextVar("record_edge_grads", default=True)
 _CAPTURE = contextvars.ContextVar("capture", default=None)   # tg.compile's tape, while it records
 _WATCH = contextvars.ContextVar("watch", default=None)        # a _Watch, inside either of the two above
+_GRAD_OFF = contextvars.ContextVar("grad_off", default=None)  # a _Watch, inside no_grad()
 _DEFAULT_DTYPE = [np.dtype(np.float32)]  # process-wide, like torch.set_default_dtype
 
 
@@ -82,47 +83,52 @@ _setting = _Setting
 
 
 class _Watch:
-    """The mark a hook's block (detect_anomaly(), tg.compile's capture) leaves in `_WATCH`.
+    """The mark a hook's block (detect_anomaly(), tg.compile's capture) leaves in `_WATCH`,
+    and no_grad() in `_GRAD_OFF`.
 
-    Each counts itself while it lives: WATCHED[0] is how many there are. While there are none,
-    no context in any thread has a hook on, and `apply` reads neither hook's variable (two
-    ContextVar reads per op were 2% of a tiny RNN step, measured). A context copied inside the
+    Each counts itself while it lives, in its list: WATCHED[0] (GRAD_OFF[0]) is how many there
+    are. While there are none, no context in any thread has a hook on (grad off), and `apply`
+    reads neither hook's variable (two ContextVar reads per op were 2% of a tiny RNN step,
+    measured), nor `_GRAD_ENABLED` (~700 instructions a read: 1.2%). A context copied inside the
     block (an asyncio task) holds the mark as well, so it stays counted after the block ends.
     """
 
-    __slots__ = ()
+    __slots__ = ("_count",)
 
-    def __init__(self):
+    def __init__(self, count: list):
+        self._count = count
         with _WATCH_LOCK:
-            WATCHED[0] += 1
+            count[0] += 1
 
     def __del__(self):
         with _WATCH_LOCK:
-            WATCHED[0] -= 1
+            self._count[0] -= 1
 
 
 WATCHED = [0]
+GRAD_OFF = [0]
 _WATCH_LOCK = threading.Lock()
 
 
 class _Marked(_Setting):
-    """Sets `_WATCH` to a new _Watch at every entry."""
+    """Sets its variable (`_WATCH`, `_GRAD_OFF`) to a new _Watch at every entry, counted in its
+    value (WATCHED, GRAD_OFF)."""
 
     __slots__ = ()
 
     def __enter__(self):
-        self._push(self._var.set(_Watch()))
+        self._push(self._var.set(_Watch(self._value)))
         return self
 
 
 class _Hooked:
-    """A setting `apply` must look at for every op (detect_anomaly(), tg.compile's capture),
-    entered together with a fresh mark in `_WATCH` (see _Watch)."""
+    """A setting `apply` must look at for every op (detect_anomaly(), tg.compile's capture,
+    no_grad()), entered together with a fresh mark (see _Watch): in `_WATCH`, or `mark`."""
 
     __slots__ = ("_settings",)
 
-    def __init__(self, var: contextvars.ContextVar, value):
-        self._settings = (_Marked(_WATCH, None), _Setting(var, value))
+    def __init__(self, var: contextvars.ContextVar, value, mark: tuple = (_WATCH, WATCHED)):
+        self._settings = (_Marked(*mark), _Setting(var, value))
 
     def __enter__(self):
         for s in self._settings:
@@ -143,7 +149,8 @@ def capturing(tape):
 
 def no_grad():
     """Build no graph inside the block (evaluation, sampling, optimizer updates)."""
-    return _setting(_GRAD_ENABLED, False)
+    return _Hooked(_GRAD_ENABLED, False, (_GRAD_OFF, GRAD_OFF))   # counted: apply reads the
+                                                                  # variable only while one is on
 
 
 def enable_grad():

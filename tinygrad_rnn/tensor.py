@@ -17,7 +17,7 @@ import numpy as np
 from . import autograd, ops
 from .anomaly import check_finite
 from .autograd import DROPPED, LAST_WRITE, TICK
-from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, WATCHED, get_default_dtype
+from .context import _ANOMALY, _CAPTURE, _GRAD_ENABLED, _SCOPE, GRAD_OFF, WATCHED, get_default_dtype
 from .dialect import accepts_dim, numpy_names
 from .errors import (
     GraphError,
@@ -532,7 +532,7 @@ def apply(op: ops.Op, *inputs: Tensor, **params) -> Tensor:
     y = y if type(y) is np.ndarray else np.asarray(y)   # a numpy scalar (x.sum()): a 0-d array
     out = _new_object(Tensor)           # without __init__'s checks: see Tensor._init
     for t in inputs:                    # requires grad iff an input does (inline: a call costs 380)
-        if t._requires_grad and op.vjps and _GRAD_ENABLED.get():    # not under no_grad(); x > 0: no VJPs
+        if t._requires_grad and op.vjps and (not GRAD_OFF[0] or _GRAD_ENABLED.get()):  # no_grad(): see _Watch
             out._init(y, True, op.name, op, inputs, params or NO_PARAMS)
             break
     else:

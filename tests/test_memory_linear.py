@@ -1,0 +1,34 @@
+"""Linear under record_edge_grads(False): x W's values (read by no rule) are freed; the output stays."""
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.errors import ValuesFreedError
+from tinygrad_rnn.memory import is_freed
+
+
+def _run(record):
+    tg.manual_seed(0) if hasattr(tg, "manual_seed") else None
+    rng = np.random.default_rng(0)
+    lin = tg.nn.Linear(4, 3, dtype="float64")
+    lin.weight.data = rng.standard_normal((4, 3))
+    lin.bias.data = rng.standard_normal(3)
+    x = tg.Tensor(rng.standard_normal((2, 5, 4)), requires_grad=True)
+    with tg.record_edge_grads(record):
+        out = lin(x)
+        before = out.data.copy()
+        (out * out).sum().backward()
+    return lin, x, out, before
+
+
+def test_linear_frees_xw_keeps_output_and_same_grads():
+    lin, x, out, before = _run(False)
+    xw = out._parents[0]
+    assert is_freed(xw) and not is_freed(out)
+    np.testing.assert_array_equal(out.data, before)      # the user's logits stay readable
+    with pytest.raises(ValuesFreedError):
+        xw.data
+    lin_on, x_on, out_on, _ = _run(True)
+    assert not is_freed(out_on._parents[0])               # recording on: nothing freed
+    for a, b in ((x.grad, x_on.grad), (lin.weight.grad, lin_on.weight.grad), (lin.bias.grad, lin_on.bias.grad)):
+        np.testing.assert_array_equal(a, b)

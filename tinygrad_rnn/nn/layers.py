@@ -10,8 +10,8 @@ import numpy as np
 
 from ..context import _CAPTURE, current_scope, get_default_dtype
 from ..errors import ShapeError, where
-from ..rng import generator
 from ..memory import free_unread, pass_start
+from ..rng import generator
 from ..tensor import Tensor
 from . import checks
 from .module import Module, Parameter

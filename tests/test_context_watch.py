@@ -1,4 +1,4 @@
-"""apply() looks at detect_anomaly() and tg.compile's capture only while a block of one is open
+"""apply() looks at detect_anomaly(), tg.compile's capture and no_grad() only while a block of one is open
 somewhere (context._Watch): the mark must be counted exactly as long as any context holds it."""
 
 import contextvars
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.context import WATCHED
+from tinygrad_rnn.context import GRAD_OFF, WATCHED
 
 
 def _nan_op():
@@ -55,3 +55,44 @@ def test_anomaly_mode_as_a_decorator_counts_each_call():
     with pytest.raises(tg.AnomalyError, match="log"):
         step()
     assert WATCHED[0] == before
+
+
+# no_grad() leaves its own counted mark (GRAD_OFF): apply reads `_GRAD_ENABLED` only while one lives.
+def _graph_op():
+    return tg.Tensor(np.array([2.0]), requires_grad=True) * 3.0
+
+
+def test_no_grad_is_counted_apart_from_the_hooks_nested_and_with_enable_grad_inside():
+    off, watched = GRAD_OFF[0], WATCHED[0]
+    with tg.no_grad():
+        assert GRAD_OFF[0] == off + 1 and WATCHED[0] == watched    # hooks stay unlooked-at
+        assert not _graph_op().requires_grad
+        with tg.no_grad():
+            assert GRAD_OFF[0] == off + 2
+        with tg.enable_grad():                                     # back on inside: a graph again
+            assert _graph_op().requires_grad
+        assert not _graph_op().requires_grad
+    assert GRAD_OFF[0] == off and _graph_op().requires_grad
+
+
+def test_a_context_copied_inside_no_grad_builds_no_graph_after_the_block():
+    off = GRAD_OFF[0]
+    with tg.no_grad():
+        copied = contextvars.copy_context()
+    assert GRAD_OFF[0] == off + 1                   # the copy holds the mark
+    assert not copied.run(_graph_op).requires_grad
+    assert _graph_op().requires_grad                # here the block is over
+    del copied
+    assert GRAD_OFF[0] == off
+
+
+def test_no_grad_as_a_decorator_counts_each_call():
+    off = GRAD_OFF[0]
+
+    @tg.no_grad()
+    def evaluate():
+        assert GRAD_OFF[0] == off + 1
+        return _graph_op()
+
+    assert not evaluate().requires_grad
+    assert GRAD_OFF[0] == off and _graph_op().requires_grad

@@ -661,9 +661,9 @@ def _rnn_input_normalised_in_place():
 
 def _read_a_freed_value():
     tg.manual_seed(0)
-    rnn = nn.RNN(3, 4, dtype=np.float64)
+    rnn = nn.RNN(3, 128, dtype=np.float64)                # outputs of 192 KiB: a pass big enough to free
     with tg.record_edge_grads(False):                     # memory.py: values backward never reads go
-        outputs, _ = rnn(np.ones((2, 6, 3)))              # (the outputs keep the graph alive)
+        outputs, _ = rnn(np.ones((32, 6, 3)))             # (the outputs keep the graph alive)
     return outputs, rnn.states[2].parents[0].data         # a_3 = x_3 W + h_2 U + b, under the tanh
 
 
@@ -691,7 +691,7 @@ CASES = [
          "The engine holds real numbers only"),
     Case("freed-values", GRAPH, "`rnn.states[2].parents[0].data` (a_3, under the tanh) after a forward "
          "pass under `record_edge_grads(False)`", _read_a_freed_value, tg.ValuesFreedError,
-         ("'add'", "rnn/t=3", "(2, 4)", "record_edge_grads(True)"),
+         ("'add'", "rnn/t=3", "(32, 128)", "record_edge_grads(True)"),
          "Record edges for that forward pass, or compute the value from h_2, x_3 and the weights"),
     Case("rnn-hidden-0", SIZES, "`nn.RNN(3, 0)`", lambda: nn.RNN(3, 0), ValueError,
          ("RNN", "hidden_size", ">= 1", "0"), "A recurrent layer needs at least one unit (as PyTorch)"),

@@ -23,6 +23,12 @@ B, T, D, H = 2, 5, 3, 4
 TOL = dict(rtol=1e-12, atol=1e-12)
 
 
+@pytest.fixture(autouse=True)
+def _every_size(monkeypatch):
+    """These layers are small: free their values as a pass of 64 KiB or more would be."""
+    monkeypatch.setattr(memory, "FREED_PASS_BYTES", 0)
+
+
 def _layer(kind="rnn", **options):
     tg.manual_seed(0)
     make = {"rnn": tg.nn.RNN, "lstm": tg.nn.LSTM, "gru": tg.nn.GRU}[kind]
@@ -123,10 +129,27 @@ def test_the_freed_bytes_are_gone_from_the_graph():
     assert held(on) - held(off) == 4 * T * B * H * 8
     layer = _layer()
     with tg.record_edge_grads(False):
-        since = memory.pass_start()
+        since = memory.pass_start(T * B * H * 8)          # the outputs' bytes
         with memory.gc_paused():
             outputs, h = layer._unroll(_x(), None)        # freed already, by the layer itself
     assert memory.free_unread((outputs, h), since) == 0
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_a_pass_below_64_kib_of_outputs_keeps_every_value(kind, monkeypatch):
+    # Finding a small step's unread values costs more time than their bytes are worth: the
+    # layers and Linear keep them below memory.FREED_PASS_BYTES of outputs, and free at it.
+    def freed(batch, steps):
+        tg.manual_seed(0)
+        layer, readout = _layer(kind), tg.nn.Linear(H, 2, dtype=np.float64)
+        x = np.random.default_rng(0).standard_normal((batch, steps, D))
+        with tg.record_edge_grads(False):
+            loss = readout(layer(x)[0]).sum()
+        return sum(is_freed(t) for t in walk(loss))
+    monkeypatch.setattr(memory, "FREED_PASS_BYTES", 2**16)
+    small = 2**16 // (H * 8)                              # B * T steps of (H,) float64 rows: 64 KiB
+    assert freed(1, small - 1) == 0
+    assert freed(1, small) > 0 and freed(2, small // 2) > 0
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])

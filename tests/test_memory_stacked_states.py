@@ -17,6 +17,7 @@ B, T, D, H = 2, 6, 3, 4
 @pytest.fixture(autouse=True)
 def _every_size(monkeypatch):
     monkeypatch.setattr(memory, "SHARED_STACK_BYTES", 0)
+    monkeypatch.setattr(memory, "FREED_PASS_BYTES", 0)
 
 
 def _x():

@@ -57,12 +57,12 @@ def test_a_roots_visit_order_is_kept_while_the_root_lives_and_not_after():
 
 
 def test_every_step_of_a_long_unroll_shares_one_placeholder_per_shape():
-    rnn = nn.RNN(3, 4)
-    x = np.random.default_rng(0).normal(size=(2, 30, 3))
+    rnn, T = nn.RNN(3, 4), 2048                       # outputs: 2048 · 2 · 4 float32 = 64 KiB, freed
+    x = np.random.default_rng(0).normal(size=(2, T, 3))
     with tg.record_edge_grads(False):
         hs, _ = rnn(x)
         freed = [t for t in tg.autograd.walk(hs) if memory.is_freed(t)]
-    assert len(freed) == 4 * 30                       # x_t W, h U, their sum and + b, each step
+    assert len(freed) == 4 * T                        # x_t W, h U, their sum and + b, each step
     assert len({id(t._data) for t in freed}) == 1     # all (2, 4) of one dtype: one FreedValues
     assert memory.placeholder((2, 4), freed[0].dtype) is freed[0]._data
 

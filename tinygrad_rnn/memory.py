@@ -30,7 +30,9 @@
    keep their shape, dtype and place in the graph, and their array becomes a
    `FreedValues`, which raises ValuesFreedError wherever the values are read.
    Nothing is freed while edges are recorded (the pictures show values), under
-   no_grad(), detect_anomaly() or tg.compile's capture (both read every value).
+   no_grad(), detect_anomaly() or tg.compile's capture (both read every value),
+   nor in a pass whose outputs hold less than 64 KiB (a tiny step's few hundred
+   bytes are not worth the walk that finds them).
    Under the same conditions the states h_t, which stay, are not held twice: once the
    layer has stacked them into its outputs, each h_t's array is a view of its row
    (`share_stacked`).
@@ -189,17 +191,24 @@ def _reads(op, i: int) -> bool:
     return "x" in op.saves or (i < 2 and "ab"[i] in op.saves)
 
 
-def frees_values() -> bool:
-    """Does a recurrent layer free what no rule reads here? Under record_edge_grads(False),
-    with a graph built, no detect_anomaly() and no tg.compile capture (both read every value)."""
-    return not (_RECORD_EDGES.get() or not _GRAD_ENABLED.get() or _ANOMALY.get()
-                or _CAPTURE.get() is not None)
+FREED_PASS_BYTES = 2**16       # a smaller pass keeps all its values (see frees_values)
 
 
-def pass_start() -> int | None:
+def frees_values(nbytes: int) -> bool:
+    """Does a layer free what no rule reads in a pass whose outputs hold `nbytes`? Under
+    record_edge_grads(False), with a graph built, no detect_anomaly() and no tg.compile capture
+    (both read every value), and for passes of at least 64 KiB. Why the size: the walk costs
+    the same few microseconds a step whatever the arrays hold, and below that the memory is not
+    worth it (a tiny RNN training step, B=1, T=25, H=32: 14% of its time, to free 25 KB;
+    measured). A long unroll's steps are as small, but its outputs are T times larger."""
+    return nbytes >= FREED_PASS_BYTES and not (
+        _RECORD_EDGES.get() or not _GRAD_ENABLED.get() or _ANOMALY.get() or _CAPTURE.get() is not None)
+
+
+def pass_start(nbytes: int) -> int | None:
     """Where a part of a layer's forward pass starts (a tick: what it makes comes after), if
     `free_unread` is to free its values (`frees_values`); else None, and no tick is taken."""
-    return next(TICK) if frees_values() else None
+    return next(TICK) if frees_values(nbytes) else None
 
 
 def free_unread(results, since: int | None) -> int:

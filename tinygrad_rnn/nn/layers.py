@@ -6,6 +6,8 @@ a batch of inputs is a stack of rows x (B, D), and a layer multiplies on the rig
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..context import _CAPTURE, current_scope, get_default_dtype
@@ -42,7 +44,8 @@ class Linear(Module):
                              f"{where(current_scope())}")
         if self.bias is None:
             return x @ self.weight                   # (..., out)
-        since = pass_start()                         # record_edge_grads(False): see memory.py
+        nbytes = math.prod(x.shape[:-1]) * self.out_features * self.weight.dtype.itemsize
+        since = pass_start(nbytes)                   # record_edge_grads(False): see memory.py
         out = x @ self.weight + self.bias
         # x W's values: no rule reads them (matmul's VJP reads its inputs, add's nothing), and only
         # `out` reaches the caller. Freed, a long unroll's readout (B=1, T=10,000, H=K=32, f64)

@@ -39,6 +39,7 @@ alive after you drop it.
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 import weakref
@@ -145,7 +146,8 @@ class _Recurrent(Module):
         reset per step was another 0.4%: nothing makes a tensor between two steps)."""
         T = len(xs)
         out = [None] * T
-        frees = frees_values()            # record_edge_grads(False): see memory.py
+        h = state[0]                      # (B, H); record_edge_grads(False): see memory.py
+        frees = frees_values(T * math.prod(h.shape) * h.dtype.itemsize)
         scopes = self._scopes(T, reverse, l)
         token = _SCOPE.set(_SCOPE.get())
         try:
@@ -182,7 +184,9 @@ class _Recurrent(Module):
         self._refs = _Pass(seqs[0])
         self._reverse_refs = _Pass(seqs[1]) if self.bidirectional else None
         on_replay(self, "_refs", "_reverse_refs")                 # tg.compile: states of a replay
-        since = pass_start()                  # record_edge_grads(False): a tick; what follows is freed
+        h = seqs[0][0][0]                                         # h_1: (B, H)
+        nbytes = T * len(seqs) * math.prod(h.shape) * h.dtype.itemsize     # of the outputs
+        since = pass_start(nbytes)            # record_edge_grads(False): a tick; what follows is freed
         outputs = [stack([step[0] for step in seq], axis=time_axis) for seq in seqs]   # (B, T, H) each
         if since is not None and len(outputs) == 1:       # (two directions: the cat below copies)
             share_stacked(outputs[0], [step[0] for step in seqs[0]])   # h_t: views of the stack's rows

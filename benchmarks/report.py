@@ -272,8 +272,8 @@ def edge_cost(rows):
     return ["## Cost of recording per-edge gradients", "",
             "The engine by default keeps, for the renderer, the gradient that flowed along every "
             "edge; `tg.record_edge_grads(False)` turns it off. Same run as the tables above; the "
-            "share is 1 - off/recorded, from the median of the per-round ratios. A negative share is "
-            "noise.", "",
+            "share is 1 - off/recorded, from the median of the per-round ratios. A negative share means "
+            "the step without records was the slower one (benchmarks/README.md says why at B = 1).", "",
             "| table | size | model | dtype | recorded (ms) | off (ms) | share of a step |",
             "|---|---|---|---|---:|---:|---:|", *pairs, ""]
 

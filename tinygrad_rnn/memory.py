@@ -199,7 +199,7 @@ def frees_values(nbytes: int) -> bool:
     record_edge_grads(False), with a graph built, no detect_anomaly() and no tg.compile capture
     (both read every value), and for passes of at least 64 KiB. Why the size: the walk costs
     the same few microseconds a step whatever the arrays hold, and below that the memory is not
-    worth it (a tiny RNN training step, B=1, T=25, H=32: 14% of its time, to free 25 KB;
+    worth it (a tiny RNN training step, B=1, T=25, H=32: 14% of its time, to free 32 KB;
     measured). A long unroll's steps are as small, but its outputs are T times larger."""
     return nbytes >= FREED_PASS_BYTES and not (
         _RECORD_EDGES.get() or not _GRAD_ENABLED.get() or _ANOMALY.get() or _CAPTURE.get() is not None)
